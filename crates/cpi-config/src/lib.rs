@@ -95,6 +95,109 @@ pub struct CloudStackConfig {
     /// Most API calls per second (CloudStack's `api.throttling.max`); unset means no limit.
     #[serde(default)]
     pub calls_per_second: Option<u32>,
+    /// The hypervisors stemcells are published for; `info.stemcell_formats` follows them.
+    #[serde(default = "default_hypervisors")]
+    pub hypervisors: Vec<String>,
+    /// Default offerings, used when a VM or disk type names none.
+    #[serde(default)]
+    pub default_offer: DefaultOfferConfig,
+    /// Ephemeral disk size in MiB when a VM type names an offering but no `disk`.
+    #[serde(default = "default_ephemeral_disk_size")]
+    pub default_ephemeral_disk_size: u64,
+    /// Seconds `create_vm` waits for a static IP still held by a destroyed VM to be freed.
+    #[serde(default = "default_ip_release_timeout")]
+    pub ip_release_timeout: u64,
+    /// Whether `attach_disk` may move a host-local volume to the VM's host with `migrateVolume`.
+    #[serde(default)]
+    pub allow_volume_migration: bool,
+    /// How stemcells become templates.
+    #[serde(default)]
+    pub stemcell: StemcellConfig,
+    /// The periodic cleaner of orphaned ephemeral volumes.
+    #[serde(default)]
+    pub ephemeral_cleaner: EphemeralCleanerConfig,
+}
+
+/// `cloudstack.default_offer.*`, with the Orange Go CPI's names.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultOfferConfig {
+    /// Disk offering (name or id) for persistent disks whose disk type names none.
+    #[serde(default)]
+    pub disk: Option<String>,
+    /// Disk offering for ephemeral disks whose VM type names none.
+    #[serde(default)]
+    pub ephemeral_disk: Option<String>,
+    /// A custom-size disk offering that `resize_disk` switches a fixed-size volume to.
+    #[serde(default)]
+    pub custom_disk: Option<String>,
+}
+
+/// Whether stemcell images are published by URL from the WebDAV store or uploaded directly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublishMode {
+    /// `registerTemplate` with a signed URL of the WebDAV store; the SSVM downloads it.
+    #[default]
+    Url,
+    /// `getUploadParamsForTemplate` and a multipart POST to the SSVM, for clouds whose SSVM
+    /// cannot reach the daemon.
+    Upload,
+}
+
+/// `cloudstack.stemcell.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StemcellConfig {
+    /// The OS type (description or id) given to templates.
+    #[serde(default = "default_os_type")]
+    pub os_type: String,
+    #[serde(default = "yes")]
+    pub requires_hvm: bool,
+    #[serde(default)]
+    pub publish_mode: PublishMode,
+    /// Seconds to wait for CloudStack to report `Download Complete`.
+    #[serde(default = "default_publish_timeout")]
+    pub publish_timeout: u64,
+    /// Zones (names or ids) to register templates in. Default: the default zone.
+    #[serde(default)]
+    pub zones: Vec<String>,
+}
+
+/// `cloudstack.ephemeral_cleaner.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EphemeralCleanerConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Seconds between runs.
+    #[serde(default = "default_cleaner_interval")]
+    pub interval: u64,
+    /// Seconds an unattached ephemeral volume must have existed before it is deleted.
+    #[serde(default = "default_cleaner_grace_period")]
+    pub grace_period: u64,
+}
+
+impl Default for StemcellConfig {
+    fn default() -> Self {
+        Self {
+            os_type: default_os_type(),
+            requires_hvm: true,
+            publish_mode: PublishMode::default(),
+            publish_timeout: default_publish_timeout(),
+            zones: Vec::new(),
+        }
+    }
+}
+
+impl Default for EphemeralCleanerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: default_cleaner_interval(),
+            grace_period: default_cleaner_grace_period(),
+        }
+    }
 }
 
 /// `daemon.*`: the warm daemon and how the shim reaches it.
@@ -122,6 +225,12 @@ pub struct DaemonConfig {
     /// `sqlite:///abs/path` or `postgres://…`. Default: SQLite under `state_dir`.
     #[serde(default)]
     pub database_url: Option<SecretString>,
+    /// Seconds SIGTERM waits for in-flight requests before the daemon exits anyway.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout: u64,
+    /// Most CPI requests handled at once; more wait for a slot.
+    #[serde(default = "default_max_concurrent_requests")]
+    pub max_concurrent_requests: u32,
 }
 
 /// `registry.*`: the HTTP registry bosh-agents of old stemcells read their settings from.
@@ -142,7 +251,7 @@ pub struct RegistryConfig {
 }
 
 /// `webdav.*`: the stemcell store CloudStack's secondary storage VM downloads from.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebdavConfig {
     #[serde(default)]
@@ -154,6 +263,15 @@ pub struct WebdavConfig {
     pub user: Option<String>,
     #[serde(default)]
     pub password: Option<SecretString>,
+    /// Seconds a signed download URL handed to CloudStack stays valid.
+    #[serde(default = "default_signed_url_ttl")]
+    pub signed_url_ttl: u64,
+    /// Seconds between runs of the template garbage collector.
+    #[serde(default = "default_gc_interval")]
+    pub gc_interval: u64,
+    /// Seconds after which files of failed or abandoned publications are deleted.
+    #[serde(default = "default_abandoned_file_ttl")]
+    pub abandoned_file_ttl: u64,
 }
 
 /// `agent.*`: what every VM's agent is told.
@@ -180,10 +298,11 @@ pub struct BlobstoreConfig {
 }
 
 /// `info.*`: what `info` reports.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InfoConfig {
-    #[serde(default = "default_stemcell_formats")]
+    /// Stemcell formats to report. Default: the formats of `cloudstack.hypervisors`.
+    #[serde(default)]
     pub stemcell_formats: Vec<String>,
 }
 
@@ -197,14 +316,22 @@ impl Default for DaemonConfig {
             state_dir: default_state_dir(),
             log_file: None,
             database_url: None,
+            shutdown_timeout: default_shutdown_timeout(),
+            max_concurrent_requests: default_max_concurrent_requests(),
         }
     }
 }
 
-impl Default for InfoConfig {
+impl Default for WebdavConfig {
     fn default() -> Self {
         Self {
-            stemcell_formats: default_stemcell_formats(),
+            listen: None,
+            public_url: None,
+            user: None,
+            password: None,
+            signed_url_ttl: default_signed_url_ttl(),
+            gc_interval: default_gc_interval(),
+            abandoned_file_ttl: default_abandoned_file_ttl(),
         }
     }
 }
@@ -225,9 +352,120 @@ fn default_state_dir() -> PathBuf {
     PathBuf::from("/var/vcap/store/cloudstack_cpi")
 }
 
-fn default_stemcell_formats() -> Vec<String> {
-    vec!["cloudstack-vhdx".to_owned()]
+fn default_hypervisors() -> Vec<String> {
+    vec!["XenServer".to_owned()]
 }
+
+fn default_ephemeral_disk_size() -> u64 {
+    10 * 1024
+}
+
+fn default_ip_release_timeout() -> u64 {
+    120
+}
+
+fn default_os_type() -> String {
+    "Other PV (64-bit)".to_owned()
+}
+
+fn default_publish_timeout() -> u64 {
+    3600
+}
+
+fn default_cleaner_interval() -> u64 {
+    3600
+}
+
+fn default_cleaner_grace_period() -> u64 {
+    3600
+}
+
+fn default_shutdown_timeout() -> u64 {
+    60
+}
+
+fn default_max_concurrent_requests() -> u32 {
+    64
+}
+
+fn default_signed_url_ttl() -> u64 {
+    6 * 3600
+}
+
+fn default_gc_interval() -> u64 {
+    30
+}
+
+fn default_abandoned_file_ttl() -> u64 {
+    6 * 3600
+}
+
+/// The stemcell format BOSH stemcells for a hypervisor are published in, as `info` reports it.
+pub fn stemcell_format_for_hypervisor(hypervisor: &str) -> Option<&'static str> {
+    match hypervisor.to_ascii_lowercase().as_str() {
+        "xenserver" | "xen" => Some("cloudstack-vhdx"),
+        "kvm" => Some("cloudstack-qcow2"),
+        "vmware" => Some("cloudstack-ova"),
+        _ => None,
+    }
+}
+
+/// Every configuration key, as a dotted path. The job spec, `docs/configuration.md` and the
+/// config structs must agree with this list; tests check all three.
+pub const KNOWN_KEYS: &[&str] = &[
+    "cloudstack.endpoint",
+    "cloudstack.api_key",
+    "cloudstack.secret_access_key",
+    "cloudstack.default_zone",
+    "cloudstack.default_key_name",
+    "cloudstack.expunge_vm",
+    "cloudstack.skip_verify_ssl",
+    "cloudstack.ca_cert",
+    "cloudstack.project",
+    "cloudstack.async_job_timeout",
+    "cloudstack.max_calls_in_flight",
+    "cloudstack.calls_per_second",
+    "cloudstack.hypervisors",
+    "cloudstack.default_offer.disk",
+    "cloudstack.default_offer.ephemeral_disk",
+    "cloudstack.default_offer.custom_disk",
+    "cloudstack.default_ephemeral_disk_size",
+    "cloudstack.ip_release_timeout",
+    "cloudstack.allow_volume_migration",
+    "cloudstack.stemcell.os_type",
+    "cloudstack.stemcell.requires_hvm",
+    "cloudstack.stemcell.publish_mode",
+    "cloudstack.stemcell.publish_timeout",
+    "cloudstack.stemcell.zones",
+    "cloudstack.ephemeral_cleaner.enabled",
+    "cloudstack.ephemeral_cleaner.interval",
+    "cloudstack.ephemeral_cleaner.grace_period",
+    "daemon.socket",
+    "daemon.listen",
+    "daemon.autostart",
+    "daemon.idle_timeout",
+    "daemon.state_dir",
+    "daemon.log_file",
+    "daemon.database_url",
+    "daemon.shutdown_timeout",
+    "daemon.max_concurrent_requests",
+    "registry.listen",
+    "registry.endpoint",
+    "registry.user",
+    "registry.password",
+    "webdav.listen",
+    "webdav.public_url",
+    "webdav.user",
+    "webdav.password",
+    "webdav.signed_url_ttl",
+    "webdav.gc_interval",
+    "webdav.abandoned_file_ttl",
+    "agent.mbus",
+    "agent.ntp",
+    "agent.blobstore.provider",
+    "agent.blobstore.options",
+    "info.stemcell_formats",
+];
 
 /// The last path segments whose values are secret: errors about them never quote the value.
 const SECRET_KEYS: [&str; 6] = [
@@ -307,6 +545,23 @@ impl Config {
             .log_file
             .clone()
             .unwrap_or_else(|| self.daemon.state_dir.join("cpid.log"))
+    }
+
+    /// The stemcell formats `info` reports: `info.stemcell_formats` when set, otherwise the
+    /// formats of the configured hypervisors.
+    pub fn stemcell_formats(&self) -> Vec<String> {
+        if !self.info.stemcell_formats.is_empty() {
+            return self.info.stemcell_formats.clone();
+        }
+        let mut formats: Vec<String> = Vec::new();
+        for hypervisor in &self.cloudstack.hypervisors {
+            if let Some(format) = stemcell_format_for_hypervisor(hypervisor)
+                && !formats.iter().any(|known| known == format)
+            {
+                formats.push(format.to_owned());
+            }
+        }
+        formats
     }
 
     /// The database URL, resolved to SQLite under `state_dir` when unset.
@@ -439,12 +694,45 @@ impl Config {
                 "must be set when webdav.listen is: it is the URL CloudStack downloads stemcells from",
             ));
         }
-        if self.info.stemcell_formats.is_empty() {
+        if let Some(unknown) = cloudstack
+            .hypervisors
+            .iter()
+            .find(|hypervisor| stemcell_format_for_hypervisor(hypervisor).is_none())
+        {
+            return Err(ConfigError::Invalid {
+                key: "cloudstack.hypervisors".to_owned(),
+                message: format!(
+                    "unknown hypervisor '{unknown}': expected XenServer, KVM or VMware"
+                ),
+            });
+        }
+        if self.stemcell_formats().is_empty() {
             return Err(invalid(
-                "info.stemcell_formats",
-                "must list at least one format",
+                "cloudstack.hypervisors",
+                "must name at least one hypervisor",
             ));
         }
+        for (key, value) in [
+            (
+                "cloudstack.stemcell.publish_timeout",
+                cloudstack.stemcell.publish_timeout,
+            ),
+            (
+                "cloudstack.ephemeral_cleaner.interval",
+                cloudstack.ephemeral_cleaner.interval,
+            ),
+            ("webdav.signed_url_ttl", webdav.signed_url_ttl),
+            ("webdav.gc_interval", webdav.gc_interval),
+            (
+                "daemon.max_concurrent_requests",
+                u64::from(daemon.max_concurrent_requests),
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+
         Ok(())
     }
 }

@@ -61,7 +61,9 @@ fn a_minimal_config_gets_documented_defaults() {
         config.database_url().expose_secret(),
         "sqlite:///var/vcap/store/cloudstack_cpi/cpi.sqlite3"
     );
-    assert_eq!(config.info.stemcell_formats, ["cloudstack-vhdx"]);
+    assert_eq!(config.stemcell_formats(), ["cloudstack-vhdx"]);
+    assert_eq!(config.cloudstack.stemcell.os_type, "Other PV (64-bit)");
+    assert_eq!(config.cloudstack.stemcell.publish_mode, PublishMode::Url);
 }
 
 #[test]
@@ -175,10 +177,7 @@ fn semantic_checks_name_the_key() {
             json!({"webdav": {"listen": "0.0.0.0:25250"}}),
             "webdav.public_url",
         ),
-        (
-            json!({"info": {"stemcell_formats": []}}),
-            "info.stemcell_formats",
-        ),
+        (json!({"webdav": {"gc_interval": 0}}), "webdav.gc_interval"),
     ];
     for (patch, key) in cases {
         let mut value = minimal();
@@ -257,4 +256,86 @@ fn load_reads_a_file_and_reports_missing_files() {
             .to_string()
             .contains("not valid JSON")
     );
+}
+
+#[test]
+fn stemcell_formats_follow_the_hypervisors_unless_listed() {
+    let mut value = minimal();
+    value["cloudstack"]["hypervisors"] = json!(["KVM", "XenServer", "kvm"]);
+    assert_eq!(
+        Config::from_value(value.clone())
+            .unwrap()
+            .stemcell_formats(),
+        ["cloudstack-qcow2", "cloudstack-vhdx"]
+    );
+    value["info"] = json!({"stemcell_formats": ["cloudstack-raw"]});
+    assert_eq!(
+        Config::from_value(value.clone())
+            .unwrap()
+            .stemcell_formats(),
+        ["cloudstack-raw"]
+    );
+    value["cloudstack"]["hypervisors"] = json!(["Hyper-V"]);
+    let error = Config::from_value(value).unwrap_err().to_string();
+    assert!(
+        error.contains("cloudstack.hypervisors") && error.contains("Hyper-V"),
+        "{error}"
+    );
+}
+
+/// Asks serde which fields a section accepts, by inserting a bogus key and reading the
+/// "expected one of" list of the error. This derives the key set from the structs themselves.
+fn accepted_fields(section_path: &[&str]) -> Vec<String> {
+    let mut value = minimal();
+    let mut cursor = &mut value;
+    for segment in section_path {
+        if cursor.get(*segment).is_none() {
+            cursor[*segment] = json!({});
+        }
+        cursor = cursor.get_mut(*segment).unwrap();
+    }
+    cursor["zz_bogus_key"] = json!(1);
+    let raw: Value = value;
+    let error = serde_path_to_error::deserialize::<_, Config>(&raw)
+        .unwrap_err()
+        .into_inner()
+        .to_string();
+    // serde says "expected `a`" for a single field and "expected one of `a`, `b`" for several.
+    let list = error
+        .split("expected one of ")
+        .nth(1)
+        .or_else(|| error.split("expected ").nth(1))
+        .unwrap_or_else(|| panic!("no field list in {error}"));
+    list.split([',', ' '])
+        .filter(|word| word.starts_with('`'))
+        .map(|field| field.trim_matches(|c| c == '`' || c == ' ').to_owned())
+        .collect()
+}
+
+#[test]
+fn known_keys_list_exactly_the_fields_of_the_config_structs() {
+    let nested = [
+        "default_offer",
+        "stemcell",
+        "ephemeral_cleaner",
+        "blobstore",
+    ];
+    let mut derived = Vec::new();
+    let mut pending: Vec<Vec<&str>> = vec![vec![]];
+    while let Some(path) = pending.pop() {
+        for field in accepted_fields(&path) {
+            let leaked: &'static str = Box::leak(field.clone().into_boxed_str());
+            let mut child = path.clone();
+            child.push(leaked);
+            if path.is_empty() || nested.contains(&leaked) {
+                pending.push(child);
+            } else {
+                derived.push(child.join("."));
+            }
+        }
+    }
+    derived.sort();
+    let mut known: Vec<String> = KNOWN_KEYS.iter().map(|key| (*key).to_owned()).collect();
+    known.sort();
+    assert_eq!(derived, known);
 }
