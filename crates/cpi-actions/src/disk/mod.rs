@@ -1,0 +1,9 @@
+pub(crate) mod attach;
+pub(crate) mod create;
+pub(crate) mod delete;
+pub(crate) mod detach;
+pub(crate) mod get;
+pub(crate) mod has;
+pub(crate) mod metadata;
+pub(crate) mod resize;
+pub(crate) mod snapshot;
