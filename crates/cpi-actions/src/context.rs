@@ -16,12 +16,14 @@ pub struct CallContext {
     pub config: Arc<Config>,
     pub cloud: Arc<CloudStackClient>,
     pub store: Arc<dyn Store>,
+    /// The daemon's stemcell store, if it runs one.
+    pub stemcells: Option<Arc<stemcell_store::StemcellStore>>,
     pub api_version: ApiVersion,
     pub context: Context,
 }
 
 impl CallContext {
-    pub(crate) fn new(cpi: &Cpi, request: &Request) -> Result<Self, ActionError> {
+    pub(crate) async fn new(cpi: &Cpi, request: &Request) -> Result<Self, ActionError> {
         let config = if request.context.cpi_properties.is_empty() {
             Arc::clone(&cpi.config)
         } else {
@@ -41,7 +43,8 @@ impl CallContext {
         Ok(Self {
             config,
             cloud,
-            store: Arc::clone(&cpi.store),
+            store: cpi.store().await?,
+            stemcells: cpi.stemcells.clone(),
             api_version: request.api_version,
             context: request.context.clone(),
         })

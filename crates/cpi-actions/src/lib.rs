@@ -15,15 +15,18 @@
 // once per failed call, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod cleaner;
 mod client_config;
 mod context;
 pub mod devices;
 mod disk;
 mod error;
+pub mod gc;
 mod info;
 mod stemcell;
 pub mod tags;
 mod vm;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -42,7 +45,12 @@ pub use error::ActionError;
 pub struct Cpi {
     config: Arc<Config>,
     clients: ClientPool,
-    store: Arc<dyn Store>,
+    /// Connected at daemon start; in `cpid oneshot` on first use, because a classic
+    /// exec-per-call CPI answers `info` without opening any database.
+    store: tokio::sync::OnceCell<Arc<dyn Store>>,
+    /// The WebDAV stemcell store the daemon serves; `None` makes `create_stemcell` open one
+    /// from the configuration (`cpid oneshot`).
+    stemcells: Option<Arc<stemcell_store::StemcellStore>>,
 }
 
 impl Cpi {
@@ -50,8 +58,31 @@ impl Cpi {
         Self {
             config,
             clients: ClientPool::new(),
-            store,
+            store: tokio::sync::OnceCell::new_with(Some(store)),
+            stemcells: None,
         }
+    }
+
+    /// A CPI that connects to `daemon.database_url` the first time an action needs the store.
+    pub fn with_lazy_store(config: Arc<Config>) -> Self {
+        Self {
+            config,
+            clients: ClientPool::new(),
+            store: tokio::sync::OnceCell::new(),
+            stemcells: None,
+        }
+    }
+
+    /// Shares the stemcell store the daemon serves over HTTP with `create_stemcell`,
+    /// `delete_stemcell` and the template GC.
+    pub fn with_stemcell_store(mut self, stemcells: Arc<stemcell_store::StemcellStore>) -> Self {
+        self.stemcells = Some(stemcells);
+        self
+    }
+
+    /// The stemcell store set with [`Cpi::with_stemcell_store`].
+    pub fn stemcell_store(&self) -> Option<&Arc<stemcell_store::StemcellStore>> {
+        self.stemcells.as_ref()
     }
 
     /// The configuration from the file, before any request overrides.
@@ -59,8 +90,25 @@ impl Cpi {
         &self.config
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The store, connecting (and migrating) it on first use.
+    pub async fn store(&self) -> Result<Arc<dyn Store>, ActionError> {
+        let store = self
+            .store
+            .get_or_try_init(|| async {
+                let url = self.config.database_url();
+                cpi_store::connect(secrecy::ExposeSecret::expose_secret(&url))
+                    .await
+                    .map_err(ActionError::store("connecting to the database"))
+            })
+            .await?;
+        Ok(Arc::clone(store))
+    }
+
+    /// The warm CloudStack client of the file configuration, created now if it does not exist.
+    pub fn warm_client(&self) -> Result<Arc<cloudstack::CloudStackClient>, ActionError> {
+        self.clients
+            .get(&client_config(&self.config))
+            .map_err(ActionError::cloudstack("creating the CloudStack client"))
     }
 
     /// The warm CloudStack clients, one per endpoint, key and project.
@@ -75,7 +123,9 @@ impl Cpi {
             Method::Ping => return Ok(Value::String("pong".to_owned())),
             _ => {}
         }
-        let context = CallContext::new(self, request).map_err(CpiError::from)?;
+        let context = CallContext::new(self, request)
+            .await
+            .map_err(CpiError::from)?;
         dispatch(&context, &request.method)
             .await
             .map_err(CpiError::from)

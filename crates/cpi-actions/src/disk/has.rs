@@ -1,10 +1,11 @@
-//! `has_disk`.
+//! `has_disk`: false for unknown and destroyed volumes.
 
 use serde_json::Value;
 
-use crate::{ActionError, CallContext};
+use crate::{ActionError, CallContext, volumes};
 use cpi_protocol::DiskCid;
 
-pub(crate) async fn run(_ctx: &CallContext, _disk_cid: &DiskCid) -> Result<Value, ActionError> {
-    Err(ActionError::NotImplemented("has_disk"))
+pub(crate) async fn run(ctx: &CallContext, disk_cid: &DiskCid) -> Result<Value, ActionError> {
+    let found = volumes::find(&ctx.cloud, disk_cid.as_str()).await?;
+    Ok(Value::Bool(found.is_some()))
 }

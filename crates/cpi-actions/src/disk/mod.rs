@@ -5,5 +5,8 @@ pub(crate) mod detach;
 pub(crate) mod get;
 pub(crate) mod has;
 pub(crate) mod metadata;
+mod offering;
+mod properties;
 pub(crate) mod resize;
+mod settings;
 pub(crate) mod snapshot;

@@ -1,6 +1,14 @@
 pub(crate) mod calculate;
+mod cleanup;
+mod cloud_properties;
 pub(crate) mod create;
 pub(crate) mod delete;
+mod destroy;
 pub(crate) mod has;
+mod ip_release;
+mod lookup;
 pub(crate) mod metadata;
+mod networks;
+mod offerings;
+mod placement;
 pub(crate) mod reboot;

@@ -5,7 +5,7 @@
 //! [`Cpi::handle`] directly so that each action's behaviour can be checked against the
 //! emulator's state without process start-up costs.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

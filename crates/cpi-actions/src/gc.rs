@@ -1,0 +1,1 @@
+//! Template GC placeholder (filled below).

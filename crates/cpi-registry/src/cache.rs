@@ -1,0 +1,115 @@
+//! A short-lived cache of registry entries, so that agents polling their settings do not
+//! cost a database round trip each.
+//!
+//! Writes through this registry (PUT, DELETE, credential minting through
+//! [`crate::RegistryState`]) invalidate the entry at once. Changes made directly in the store
+//! by other code or by another daemon sharing the database become visible after at most the
+//! TTL (one second by default); agents only read settings at boot and after disk changes, and
+//! retry failed reads, so that bound is harmless. A TTL of zero disables the cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+
+/// One VM's registry data as served.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The complete 200 response body, rendered once; `None` when only a credential exists.
+    pub(crate) ok_body: Option<Bytes>,
+    pub(crate) credential_hash: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct EntryCache {
+    ttl: Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<String, (Instant, Arc<Entry>)>>,
+}
+
+impl EntryCache {
+    pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
+        EntryCache {
+            ttl,
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        !self.ttl.is_zero() && self.capacity > 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<Entry>)>> {
+        // A panic while holding the lock cannot leave the map inconsistent (every operation
+        // is a single insert or remove), so a poisoned lock is still usable.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Entry>> {
+        if !self.enabled() {
+            return None;
+        }
+        let entries = self.lock();
+        let (stored_at, entry) = entries.get(id)?;
+        (stored_at.elapsed() < self.ttl).then(|| entry.clone())
+    }
+
+    pub(crate) fn insert(&self, id: &str, entry: Arc<Entry>) {
+        if !self.enabled() {
+            return;
+        }
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity {
+            let ttl = self.ttl;
+            entries.retain(|_, (stored_at, _)| stored_at.elapsed() < ttl);
+            // Still full of fresh entries: start over rather than grow without bound.
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(id.to_string(), (Instant::now(), entry));
+    }
+
+    pub(crate) fn invalidate(&self, id: &str) {
+        self.lock().remove(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn entry() -> Arc<Entry> {
+        Arc::new(Entry {
+            ok_body: None,
+            credential_hash: Some("h".into()),
+        })
+    }
+
+    #[test]
+    fn capacity_is_bounded() {
+        let cache = EntryCache::new(Duration::from_secs(60), 3);
+        for i in 0..10 {
+            cache.insert(&format!("vm-{i}"), entry());
+            assert!(cache.lock().len() <= 3);
+        }
+        assert!(cache.get("vm-9").is_some());
+    }
+
+    #[test]
+    fn invalidate_and_disabled() {
+        let cache = EntryCache::new(Duration::from_secs(60), 10);
+        cache.insert("vm", entry());
+        assert!(cache.get("vm").is_some());
+        cache.invalidate("vm");
+        assert!(cache.get("vm").is_none());
+        let off = EntryCache::new(Duration::ZERO, 10);
+        off.insert("vm", entry());
+        assert!(off.get("vm").is_none());
+    }
+}
