@@ -107,11 +107,17 @@ pub fn from_json(path: &Path, text: &[u8]) -> Result<ShimConfig, String> {
             ));
         }
     };
-    let state_dir = PathBuf::from(
-        optional_string(&daemon, "state_dir")?.unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
-    );
+    // Relative paths are resolved against the config file's directory, as the daemon does, so
+    // that `bosh create-env` can keep state inside its installation directory.
+    let base = std::path::absolute(path)
+        .ok()
+        .and_then(|absolute| absolute.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let resolve = |value: String| resolve_relative(&base, &value);
+    let state_dir =
+        resolve(optional_string(&daemon, "state_dir")?.unwrap_or_else(|| DEFAULT_STATE_DIR.into()));
     let log_file = optional_string(&daemon, "log_file")?
-        .map(PathBuf::from)
+        .map(resolve)
         .unwrap_or_else(|| state_dir.join("cpid.log"));
     let autostart = match daemon.get("autostart") {
         None | Some(Json::Null) => false,
@@ -129,7 +135,7 @@ pub fn from_json(path: &Path, text: &[u8]) -> Result<ShimConfig, String> {
         Some(listen) => Endpoint::Tcp(loopback_address(&listen)?),
         None => Endpoint::Unix(
             optional_string(&daemon, "socket")?
-                .map(PathBuf::from)
+                .map(resolve)
                 .unwrap_or_else(|| state_dir.join("cpid.sock")),
         ),
     };
@@ -140,6 +146,21 @@ pub fn from_json(path: &Path, text: &[u8]) -> Result<ShimConfig, String> {
         state_dir,
         log_file,
     })
+}
+
+/// `base` joined with `value` (unless it is absolute), with `.` and `..` removed lexically.
+fn resolve_relative(base: &Path, value: &str) -> PathBuf {
+    let mut resolved = PathBuf::new();
+    for component in base.join(value).components() {
+        match component {
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => resolved.push(other),
+        }
+    }
+    resolved
 }
 
 fn optional_string(daemon: &Json, key: &str) -> Result<Option<String>, String> {
@@ -194,6 +215,24 @@ mod tests {
         assert_eq!(
             config_path(os(""), os(""), os("")),
             PathBuf::from("/var/vcap/jobs/cloudstack_cpi/config/cpi.json")
+        );
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_directory() {
+        let config = from_json(
+            Path::new("/inst/jobs/cloudstack_cpi/config/cpi.json"),
+            br#"{"daemon": {"state_dir": "../../../cloudstack_cpi", "socket": "./x.sock"}}"#,
+        )
+        .unwrap();
+        assert_eq!(config.state_dir, PathBuf::from("/inst/cloudstack_cpi"));
+        assert_eq!(
+            config.endpoint,
+            Endpoint::Unix(PathBuf::from("/inst/jobs/cloudstack_cpi/config/x.sock"))
+        );
+        assert_eq!(
+            config.log_file,
+            PathBuf::from("/inst/cloudstack_cpi/cpid.log")
         );
     }
 

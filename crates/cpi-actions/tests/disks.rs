@@ -110,10 +110,10 @@ async fn create_disk_without_a_vm_uses_the_default_zone_and_offering() {
 async fn create_disk_with_a_vm_and_a_fixed_offering() {
     let fixture = Fixture::start().await;
     let vm = deploy_vm(&fixture, false, None).await;
-    // The emulator's "small" disk offering is a fixed 5 GiB.
+    // The emulator's "small" disk offering is a fixed 10 GiB.
     let cid = create_disk(&fixture, 4096, json!({"disk_offering": "small"}), Some(&vm)).await;
     let created = volume(&fixture, &cid).expect("the volume exists");
-    assert_eq!(created.size, 5 * GIB);
+    assert_eq!(created.size, 10 * GIB);
     assert_eq!(created.disk_offering_id.as_deref(), Some(ids::DO_SMALL));
     assert_eq!(
         created.vm_id, None,
@@ -121,11 +121,14 @@ async fn create_disk_with_a_vm_and_a_fixed_offering() {
     );
 
     let (kind, message, _) = fixture
-        .err("create_disk", json!([6000, {"disk_offering": "small"}, vm]))
+        .err(
+            "create_disk",
+            json!([12000, {"disk_offering": "small"}, vm]),
+        )
         .await;
     assert_eq!(kind, "Bosh::Clouds::CloudError");
     assert!(
-        message.contains("6000 MiB") && message.contains("5 GiB"),
+        message.contains("12000 MiB") && message.contains("10 GiB"),
         "{message}"
     );
     assert_eq!(
@@ -439,9 +442,9 @@ async fn resize_grows_and_refuses_to_shrink() {
 
     // A fixed-size disk grows by moving to the configured custom offering.
     let fixed = create_disk(&fixture, 1024, json!({"disk_offering": "small"}), None).await;
-    fixture.ok("resize_disk", json!([fixed, 8192])).await;
+    fixture.ok("resize_disk", json!([fixed, 12 * 1024])).await;
     let grown = volume(&fixture, &fixed).expect("volume");
-    assert_eq!(grown.size, 8 * GIB);
+    assert_eq!(grown.size, 12 * GIB);
     assert_eq!(grown.disk_offering_id.as_deref(), Some(ids::DO_CUSTOM));
 
     let (kind, _, _) = fixture
@@ -622,4 +625,50 @@ async fn the_cleaner_deletes_only_old_unattached_ephemeral_volumes_of_its_direct
     for kept in [&attached, &other_director, &persistent] {
         assert!(volume(&fixture, kept).is_some(), "{kept} must be kept");
     }
+}
+
+/// A VM made by the CPI itself, so that its agent settings are stored.
+async fn create_vm(fixture: &Fixture, agent: &str) -> String {
+    let result = fixture
+        .ok(
+            "create_vm",
+            json!([agent, ids::TEMPLATE, {"compute_offering": "small"},
+                {"private": {"type": "dynamic", "default": ["dns", "gateway"],
+                             "cloud_properties": {"name": "isolated-net"}}},
+                [], {}]),
+        )
+        .await;
+    result[0].as_str().expect("a VM CID").to_owned()
+}
+
+#[tokio::test]
+async fn a_disk_survives_delete_vm_and_attaches_to_a_new_vm() {
+    let fixture = Fixture::start().await;
+    let first = create_vm(&fixture, "agent-1").await;
+    let cid = create_disk(&fixture, 2048, json!({}), Some(&first)).await;
+    let hint = fixture.ok("attach_disk", json!([first, cid])).await;
+    let store = fixture.cpi.store().await.expect("store");
+    let stored = store
+        .get_settings(&first)
+        .await
+        .expect("read")
+        .expect("settings");
+    let settings: Value = serde_json::from_str(&stored.settings).expect("JSON");
+    assert_eq!(
+        settings["disks"]["persistent"][&cid], hint,
+        "recorded for v2 too"
+    );
+
+    fixture.ok("delete_vm", json!([first])).await;
+    let survivor = volume(&fixture, &cid).expect("the data volume survives delete_vm");
+    assert_eq!(survivor.vm_id, None);
+    assert_eq!(fixture.ok("has_disk", json!([cid])).await, json!(true));
+
+    let second = create_vm(&fixture, "agent-2").await;
+    fixture.ok("attach_disk", json!([second, cid])).await;
+    assert_eq!(
+        volume(&fixture, &cid).expect("volume").vm_id.as_deref(),
+        Some(second.as_str())
+    );
+    assert_eq!(fixture.ok("get_disks", json!([second])).await, json!([cid]));
 }

@@ -18,7 +18,11 @@ fn args(networks: Value) -> Value {
 }
 
 fn assert_nothing_left(fixture: &Fixture) {
-    assert!(fixture.sim.vms().is_empty(), "VMs left: {:?}", fixture.sim.vms());
+    assert!(
+        fixture.sim.vms().is_empty(),
+        "VMs left: {:?}",
+        fixture.sim.vms()
+    );
     assert!(
         fixture.sim.volumes().is_empty(),
         "volumes left: {:?}",
@@ -187,7 +191,10 @@ async fn ip_held_by_a_vm_we_may_not_expunge_fails_with_retry() {
         .err("create_vm", args(json!({"private": manual("10.1.1.61")})))
         .await;
     assert_eq!(kind, "Bosh::Clouds::VMCreationFailed");
-    assert!(retry, "the director may retry once CloudStack expunges: {message}");
+    assert!(
+        retry,
+        "the director may retry once CloudStack expunges: {message}"
+    );
     assert!(message.contains("10.1.1.61"), "{message}");
     assert!(message.contains(&first_cid), "names the holder: {message}");
     assert!(started.elapsed() >= Duration::from_secs(1));

@@ -9,7 +9,6 @@ use cloudstack_sim::model::{VmState, VolumeType};
 use common::Fixture;
 use serde_json::{Value, json};
 
-
 fn manual(ip: &str, network: &str, default: bool) -> Value {
     let (gateway, netmask) = if network == "shared-net" {
         ("10.2.0.1", "255.255.255.0")
@@ -43,7 +42,10 @@ async fn create(fixture: &Fixture, cloud_properties: Value, networks: Value) -> 
             create_args("agent-007", cloud_properties, networks),
         )
         .await;
-    let vm_cid = result[0].as_str().expect("v2 result starts with the vm cid").to_owned();
+    let vm_cid = result[0]
+        .as_str()
+        .expect("v2 result starts with the vm cid")
+        .to_owned();
     (vm_cid, result[1].clone())
 }
 
@@ -62,7 +64,11 @@ fn user_data(fixture: &Fixture, vm_cid: &str) -> Value {
 }
 
 fn assert_nothing_left(fixture: &Fixture) {
-    assert!(fixture.sim.vms().is_empty(), "VMs left: {:?}", fixture.sim.vms());
+    assert!(
+        fixture.sim.vms().is_empty(),
+        "VMs left: {:?}",
+        fixture.sim.vms()
+    );
     assert!(
         fixture.sim.volumes().is_empty(),
         "volumes left: {:?}",
@@ -140,9 +146,18 @@ async fn manual_network_vm_lives_and_dies() {
         .filter(|t| t.resource_id == data_disks[0].id)
         .map(|t| (t.key, t.value))
         .collect();
-    assert!(tags.contains(&("bosh_role".into(), "ephemeral".into())), "{tags:?}");
-    assert!(tags.contains(&("bosh_vm".into(), vm_cid.clone())), "{tags:?}");
-    assert!(tags.contains(&("bosh_director_uuid".into(), "director-1".into())), "{tags:?}");
+    assert!(
+        tags.contains(&("bosh_role".into(), "ephemeral".into())),
+        "{tags:?}"
+    );
+    assert!(
+        tags.contains(&("bosh_vm".into(), vm_cid.clone())),
+        "{tags:?}"
+    );
+    assert!(
+        tags.contains(&("bosh_director_uuid".into(), "director-1".into())),
+        "{tags:?}"
+    );
 
     assert_eq!(fixture.ok("has_vm", json!([vm_cid])).await, json!(true));
     assert_eq!(fixture.ok("reboot_vm", json!([vm_cid])).await, Value::Null);
@@ -150,7 +165,17 @@ async fn manual_network_vm_lives_and_dies() {
 
     assert_eq!(fixture.ok("delete_vm", json!([vm_cid])).await, Value::Null);
     assert_nothing_left(&fixture);
-    assert!(fixture.cpi.store().await.unwrap().get_settings(&vm_cid).await.unwrap().is_none());
+    assert!(
+        fixture
+            .cpi
+            .store()
+            .await
+            .unwrap()
+            .get_settings(&vm_cid)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(fixture.ok("has_vm", json!([vm_cid])).await, json!(false));
     // Deleting twice succeeds; unknown ids are simply absent.
     assert_eq!(fixture.ok("delete_vm", json!([vm_cid])).await, Value::Null);
@@ -217,7 +242,10 @@ async fn several_nics_put_the_default_gateway_first() {
     assert_eq!(networks["backend"]["alias"], "eth1");
     assert_eq!(networks["backend"]["mac"], json!(vm.nics[1].macaddress));
     let data = user_data(&fixture, &vm_cid);
-    assert_eq!(data["networks"]["backend"]["mac"], json!(vm.nics[1].macaddress));
+    assert_eq!(
+        data["networks"]["backend"]["mac"],
+        json!(vm.nics[1].macaddress)
+    );
     assert_eq!(data["networks"]["front"]["use_dhcp"], true);
 }
 
@@ -254,7 +282,13 @@ async fn vip_gets_static_nat_and_loses_it_on_delete() {
     assert_eq!(networks["public"]["ip"], json!(public_ip));
     assert!(networks["public"].get("mac").is_none());
     fixture.ok("delete_vm", json!([vm_cid])).await;
-    assert!(fixture.sim.public_ips().iter().all(|ip| ip.static_nat_vm.is_none()));
+    assert!(
+        fixture
+            .sim
+            .public_ips()
+            .iter()
+            .all(|ip| ip.static_nat_vm.is_none())
+    );
     assert!(fixture.sim.vms().is_empty());
 }
 
@@ -309,16 +343,31 @@ async fn bad_cloud_properties_are_refused_before_anything_is_created() {
     let fixture = Fixture::start().await;
     let networks = json!({"private": manual("10.1.1.20", "isolated-net", true)});
     let cases = [
-        (json!({"compute_offering": "small", "instance_type": "m1"}), "instance_type"),
-        (json!({"compute_offering": "small", "disk": "big"}), "'disk'"),
+        (
+            json!({"compute_offering": "small", "instance_type": "m1"}),
+            "instance_type",
+        ),
+        (
+            json!({"compute_offering": "small", "disk": "big"}),
+            "'disk'",
+        ),
         (json!({"compute_offering": "nope"}), "nope"),
         (json!({"compute_offering": "custom"}), "customized"),
-        (json!({"compute_offering": "small", "cpu": 2, "ram": 1024}), "not customized"),
-        (json!({"compute_offering": "small", "zone": "zone9"}), "zone9"),
+        (
+            json!({"compute_offering": "small", "cpu": 2, "ram": 1024}),
+            "not customized",
+        ),
+        (
+            json!({"compute_offering": "small", "zone": "zone9"}),
+            "zone9",
+        ),
     ];
     for (properties, needle) in cases {
         let (kind, message, retry) = fixture
-            .err("create_vm", create_args("agent-1", properties, networks.clone()))
+            .err(
+                "create_vm",
+                create_args("agent-1", properties, networks.clone()),
+            )
             .await;
         assert_eq!(kind, "Bosh::Clouds::CloudError", "{message}");
         assert!(message.contains(needle), "{needle}: {message}");
@@ -376,8 +425,14 @@ async fn set_vm_metadata_replaces_changed_tags_and_names_the_vm() {
         .filter(|t| t.resource_id == vm_cid)
         .map(|t| (t.key, t.value))
         .collect();
-    assert!(tags.contains(&("deployment".into(), "cf-2".into())), "{tags:?}");
-    assert!(!tags.contains(&("deployment".into(), "cf".into())), "{tags:?}");
+    assert!(
+        tags.contains(&("deployment".into(), "cf-2".into())),
+        "{tags:?}"
+    );
+    assert!(
+        !tags.contains(&("deployment".into(), "cf".into())),
+        "{tags:?}"
+    );
     assert!(tags.contains(&("index".into(), "0".into())), "{tags:?}");
     assert!(tags.contains(&("bosh_director_uuid".into(), "director-1".into())));
     let vm = fixture
@@ -432,7 +487,10 @@ async fn calculate_vm_cloud_properties_picks_the_smallest_fit() {
         )
         .await;
     assert_eq!(kind, "Bosh::Clouds::CloudError");
-    assert!(message.contains("16 CPU") && message.contains("65536 MiB"), "{message}");
+    assert!(
+        message.contains("16 CPU") && message.contains("65536 MiB"),
+        "{message}"
+    );
     assert!(message.contains("large (4 CPU, 8192 MiB)"), "{message}");
 }
 
@@ -461,7 +519,10 @@ async fn large_user_data_with_mbus_certificates_is_posted() {
         .unwrap();
     assert!(vm.userdata.as_ref().unwrap().len() > 8 * 1024);
     let data = user_data(&fixture, vm_cid);
-    assert_eq!(data["env"]["bosh"]["mbus"]["cert"]["ca"], json!(certificate));
+    assert_eq!(
+        data["env"]["bosh"]["mbus"]["cert"]["ca"],
+        json!(certificate)
+    );
 }
 
 #[tokio::test]
@@ -483,7 +544,11 @@ async fn v1_calls_return_the_cid_and_v1_stemcells_get_the_registry() {
         )
         .await;
     assert!(response.error.is_none(), "{:?}", response.error);
-    let vm_cid = response.result.as_str().expect("v1 returns the cid alone").to_owned();
+    let vm_cid = response
+        .result
+        .as_str()
+        .expect("v1 returns the cid alone")
+        .to_owned();
     let stored = fixture
         .cpi
         .store()
@@ -499,9 +564,9 @@ async fn v1_calls_return_the_cid_and_v1_stemcells_get_the_registry() {
     assert!(
         fixture
             .cpi
-        .store()
-        .await
-        .unwrap()
+            .store()
+            .await
+            .unwrap()
             .credential_hash(&vm_cid)
             .await
             .unwrap()
@@ -510,8 +575,21 @@ async fn v1_calls_return_the_cid_and_v1_stemcells_get_the_registry() {
     );
     let data = user_data(&fixture, &vm_cid);
     let endpoint = data["registry"]["endpoint"].as_str().unwrap();
-    assert!(endpoint.starts_with(&format!("http://{vm_cid}:")), "{endpoint}");
+    assert!(
+        endpoint.starts_with(&format!("http://{vm_cid}:")),
+        "{endpoint}"
+    );
     assert!(!endpoint.contains("registry-password"));
     fixture.ok("delete_vm", json!([vm_cid])).await;
-    assert!(fixture.cpi.store().await.unwrap().credential_hash(&vm_cid).await.unwrap().is_none());
+    assert!(
+        fixture
+            .cpi
+            .store()
+            .await
+            .unwrap()
+            .credential_hash(&vm_cid)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -479,12 +479,35 @@ const SECRET_KEYS: [&str; 6] = [
 
 impl Config {
     /// Reads and validates the file at `path`.
+    ///
+    /// Relative `daemon.state_dir`, `daemon.socket` and `daemon.log_file` are resolved against
+    /// the file's directory. This is what lets `bosh create-env` keep the daemon's state inside
+    /// its installation directory (`~/.bosh/installations/<uuid>/`), whose path is unknown when
+    /// the job template is rendered. The shim resolves them the same way.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Config::from_json_str(&text)
+        let mut raw: Value =
+            serde_json::from_str(&text).map_err(|error| ConfigError::Json(error.to_string()))?;
+        let base = std::path::absolute(path)
+            .ok()
+            .and_then(|absolute| absolute.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        if let Some(daemon) = raw.get_mut("daemon").and_then(Value::as_object_mut) {
+            for key in ["state_dir", "socket", "log_file"] {
+                if let Some(Value::String(value)) = daemon.get_mut(key)
+                    && !value.is_empty()
+                    && Path::new(value.as_str()).is_relative()
+                {
+                    *value = resolve_relative(&base, value)
+                        .to_string_lossy()
+                        .into_owned();
+                }
+            }
+        }
+        Config::from_value(raw)
     }
 
     /// Parses and validates a configuration document.
@@ -735,6 +758,22 @@ impl Config {
 
         Ok(())
     }
+}
+
+/// `base` joined with `relative`, with `.` and `..` removed lexically (the directories need not
+/// exist yet), so that the 107-byte socket limit is judged on the short path.
+pub fn resolve_relative(base: &Path, relative: &str) -> PathBuf {
+    let mut resolved = PathBuf::new();
+    for component in base.join(relative).components() {
+        match component {
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => resolved.push(other),
+        }
+    }
+    resolved
 }
 
 fn describe_serde_error(error: serde_path_to_error::Error<serde_json::Error>) -> ConfigError {

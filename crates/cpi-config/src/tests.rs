@@ -339,3 +339,26 @@ fn known_keys_list_exactly_the_fields_of_the_config_structs() {
     known.sort();
     assert_eq!(derived, known);
 }
+
+#[test]
+fn relative_daemon_paths_resolve_against_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs/cloudstack_cpi/config");
+    std::fs::create_dir_all(&jobs).unwrap();
+    let path = jobs.join("cpi.json");
+    let mut value = minimal();
+    value["daemon"] = json!({"state_dir": "../../../cloudstack_cpi", "log_file": "./cpid.log"});
+    std::fs::write(&path, value.to_string()).unwrap();
+    let config = Config::load(&path).unwrap();
+    let root = std::path::absolute(dir.path()).unwrap();
+    assert_eq!(config.daemon.state_dir, root.join("cloudstack_cpi"));
+    assert_eq!(config.socket_path(), root.join("cloudstack_cpi/cpid.sock"));
+    assert_eq!(config.log_file_path(), jobs.join("cpid.log"));
+    // Without a file to resolve against, a relative path is refused.
+    assert!(
+        Config::from_value(value)
+            .unwrap_err()
+            .to_string()
+            .contains("daemon.state_dir")
+    );
+}

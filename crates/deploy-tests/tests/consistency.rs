@@ -336,7 +336,7 @@ fn operator_docs_match_the_ops_file() {
         "bosh task",
         "--cpi",
         "cpid.stderr.log",
-        "cloudstack_cpi_state_dir",
+        "installations/<uuid>/cloudstack_cpi",
     ] {
         assert!(
             operators.contains(needle),

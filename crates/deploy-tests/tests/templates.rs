@@ -36,7 +36,8 @@ fn every_property_set_renders_a_config_the_daemon_accepts() {
         let (text, document) = rendered_config(&dir);
 
         // The config crate itself, and the daemon's config-only check.
-        let config = cpi_config::Config::from_json_str(&text)
+        // `load` resolves relative daemon paths against the rendered file, as the daemon does.
+        let config = cpi_config::Config::load(&dir.join("config/cpi.json"))
             .unwrap_or_else(|e| panic!("{name}: rendered cpi.json refused: {e}\n{text}"));
         let check = Command::new(&cpid)
             .args(["check", "--offline", "--config"])
@@ -114,10 +115,11 @@ fn every_property_set_renders_a_config_the_daemon_accepts() {
                     config.daemon.idle_timeout > 0,
                     "an autostarted daemon must not linger forever"
                 );
-                assert_eq!(
-                    config.daemon.state_dir,
-                    std::path::Path::new("/tmp/cpi-state")
-                );
+                // The rendered job directory stands for <installation>/jobs/cloudstack_cpi, so
+                // the state lands in <installation>/cloudstack_cpi.
+                let installation = std::path::absolute(tmp.path()).unwrap();
+                let installation = installation.parent().unwrap();
+                assert_eq!(config.daemon.state_dir, installation.join("cloudstack_cpi"));
                 assert!(config.registry.listen.is_none() && config.webdav.listen.is_none());
                 assert_eq!(document["agent"]["blobstore"]["provider"], "local");
                 assert_eq!(

@@ -94,7 +94,13 @@ pub(crate) async fn run(
         Err(error) => {
             tracing::warn!(name, template_id = ?template_id, error = %error, "stemcell publication failed; cleaning up");
             publication.clean_up(template_id.as_deref()).await;
-            finish(ctx, &operation.id, OperationState::Failed, Some(&error.to_string())).await;
+            finish(
+                ctx,
+                &operation.id,
+                OperationState::Failed,
+                Some(&error.to_string()),
+            )
+            .await;
             Err(error)
         }
     }
@@ -146,9 +152,12 @@ impl Publication<'_> {
         let ctx = self.ctx;
         // The record exists before the file, so the GC never mistakes a file being imported
         // for an orphan, and a crash during the import leaves a record that expires.
-        self.put_file(None, 0, None, StoreFileState::Uploading).await?;
+        self.put_file(None, 0, None, StoreFileState::Uploading)
+            .await?;
         let imported = self.store.import(image, self.file).await.map_err(|error| {
-            ActionError::Cloud(format!("bringing the stemcell image into the store: {error}"))
+            ActionError::Cloud(format!(
+                "bringing the stemcell image into the store: {error}"
+            ))
         })?;
         self.put_file(
             None,
@@ -180,7 +189,12 @@ impl Publication<'_> {
                 let url = self.store.signed_url(self.file).map_err(|error| {
                     ActionError::Cloud(format!("signing the download URL: {error}"))
                 })?;
-                tracing::info!(name = self.name, path = self.file, size = imported.size, "registering the template (the SSVM downloads from the store)");
+                tracing::info!(
+                    name = self.name,
+                    path = self.file,
+                    size = imported.size,
+                    "registering the template (the SSVM downloads from the store)"
+                );
                 let template = ctx
                     .cloud
                     .execute(&RegisterTemplate {
@@ -260,8 +274,13 @@ impl Publication<'_> {
             })
             .await
             .map_err(ActionError::store("recording the stemcell"))?;
-        self.put_file(Some(template_id), size, Some(sha256), StoreFileState::Published)
-            .await
+        self.put_file(
+            Some(template_id),
+            size,
+            Some(sha256),
+            StoreFileState::Published,
+        )
+        .await
     }
 
     /// Removes the template, the file and their records. Whatever cannot be removed now is
@@ -275,7 +294,10 @@ impl Publication<'_> {
                 }
                 Err(error) => {
                     tracing::warn!(template_id = id, error = %error, "could not delete the failed template; the GC will retry");
-                    let _ = ctx.store.set_stemcell_state(id, StemcellState::Failed).await;
+                    let _ = ctx
+                        .store
+                        .set_stemcell_state(id, StemcellState::Failed)
+                        .await;
                 }
             }
         }
@@ -372,7 +394,9 @@ async fn tag(
     if let Some(director) = ctx.director_uuid() {
         wanted.insert(keys::DIRECTOR.to_owned(), director.to_owned());
     }
-    if let Err(error) = tags::set_tags(&ctx.cloud, ResourceType::Template, template_id, &wanted).await {
+    if let Err(error) =
+        tags::set_tags(&ctx.cloud, ResourceType::Template, template_id, &wanted).await
+    {
         tracing::warn!(template_id, error = %error, "could not tag the template");
     }
 }
@@ -431,7 +455,10 @@ async fn adopt_light(
         ctx.store
             .put_stemcell(&NewStemcell {
                 template_id: id.clone(),
-                name: template.name.clone().unwrap_or_else(|| reference.to_owned()),
+                name: template
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| reference.to_owned()),
                 zone_ids: template.zoneid.clone().into_iter().collect(),
                 format: template.format.clone().unwrap_or_default(),
                 hypervisor: template

@@ -9,7 +9,10 @@ use serde_json::Value;
 use super::{publish, store_for};
 use crate::{ActionError, CallContext};
 
-pub(crate) async fn run(ctx: &CallContext, stemcell_cid: &StemcellCid) -> Result<Value, ActionError> {
+pub(crate) async fn run(
+    ctx: &CallContext,
+    stemcell_cid: &StemcellCid,
+) -> Result<Value, ActionError> {
     let id = stemcell_cid.as_str();
     let record = ctx
         .store
@@ -17,11 +20,17 @@ pub(crate) async fn run(ctx: &CallContext, stemcell_cid: &StemcellCid) -> Result
         .await
         .map_err(ActionError::store("reading the stemcell record"))?;
     let Some(record) = record else {
-        tracing::info!(template_id = id, "delete_stemcell: not a template this CPI published; left alone");
+        tracing::info!(
+            template_id = id,
+            "delete_stemcell: not a template this CPI published; left alone"
+        );
         return Ok(Value::Null);
     };
     if record.light {
-        tracing::info!(template_id = id, "delete_stemcell: light stemcell; the template is left alone");
+        tracing::info!(
+            template_id = id,
+            "delete_stemcell: light stemcell; the template is left alone"
+        );
         ctx.store
             .delete_stemcell(id)
             .await

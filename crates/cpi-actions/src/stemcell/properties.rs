@@ -177,7 +177,12 @@ impl StemcellProperties {
         const BUDGET: usize = 32 - "bosh-".len() - "-0123abcd".len();
         let tail = &clean[clean.len().saturating_sub(BUDGET)..];
         let tail = tail.trim_matches(|c| c == '-' || c == '.');
-        let suffix: String = uuid::Uuid::new_v4().simple().to_string().chars().take(8).collect();
+        let suffix: String = uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .chars()
+            .take(8)
+            .collect();
         if tail.is_empty() {
             format!("bosh-{suffix}")
         } else {
@@ -223,11 +228,20 @@ mod tests {
     #[test]
     fn formats_and_hypervisors() {
         let p = parse(json!({"name": "bosh-cloudstack-xen-ubuntu-jammy-go_agent", "version": "1.181", "hypervisor": "xen", "disk_format": "vhdx"})).unwrap();
-        assert_eq!((p.format, p.hypervisor.as_str()), (ImageFormat::Vhd, "XenServer"));
+        assert_eq!(
+            (p.format, p.hypervisor.as_str()),
+            (ImageFormat::Vhd, "XenServer")
+        );
         let p = parse(json!({"hypervisor": "kvm"})).unwrap();
-        assert_eq!((p.format, p.hypervisor.as_str()), (ImageFormat::Qcow2, "KVM"));
+        assert_eq!(
+            (p.format, p.hypervisor.as_str()),
+            (ImageFormat::Qcow2, "KVM")
+        );
         let p = parse(json!({"disk_format": "ova"})).unwrap();
-        assert_eq!((p.format, p.hypervisor.as_str()), (ImageFormat::Ova, "VMware"));
+        assert_eq!(
+            (p.format, p.hypervisor.as_str()),
+            (ImageFormat::Ova, "VMware")
+        );
         let p = parse(json!({"disk_format": "raw", "hypervisor": "kvm"})).unwrap();
         assert_eq!(p.format, ImageFormat::Raw);
         // Default: the configured hypervisor (XenServer).
@@ -241,15 +255,24 @@ mod tests {
 
     #[test]
     fn template_names_are_short_unique_and_readable() {
-        let p = parse(json!({"name": "bosh-cloudstack-xen-ubuntu-jammy-go_agent", "version": "1.181"})).unwrap();
+        let p =
+            parse(json!({"name": "bosh-cloudstack-xen-ubuntu-jammy-go_agent", "version": "1.181"}))
+                .unwrap();
         let a = p.template_name();
         let b = p.template_name();
         assert_ne!(a, b);
         assert!(a.len() <= 32, "{a}");
         assert!(a.starts_with("bosh-ubuntu-jammy-1.181-"), "{a}");
-        let weird = parse(json!({"name": "../../ÉVIL name//", "version": "x".repeat(100)})).unwrap();
+        let weird =
+            parse(json!({"name": "../../ÉVIL name//", "version": "x".repeat(100)})).unwrap();
         let name = weird.template_name();
-        assert!(name.len() <= 32 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'), "{name}");
+        assert!(
+            name.len() <= 32
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'),
+            "{name}"
+        );
     }
 
     #[test]

@@ -137,7 +137,10 @@ pub async fn wait_ready(
 }
 
 /// Deletes a template in every zone; a template already gone is success.
-pub async fn delete_template(cloud: &CloudStackClient, template_id: &str) -> Result<(), ActionError> {
+pub async fn delete_template(
+    cloud: &CloudStackClient,
+    template_id: &str,
+) -> Result<(), ActionError> {
     match cloud
         .execute(&DeleteTemplate {
             id: template_id.to_owned(),
@@ -178,8 +181,13 @@ pub async fn upload(
     let tail = format!("\r\n--{boundary}--\r\n");
     let length = head.len() as u64 + size + tail.len() as u64;
     let body = futures_util::stream::once(async move { Ok(bytes_of(head)) })
-        .chain(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024))
-        .chain(futures_util::stream::once(async move { Ok(bytes_of(tail)) }));
+        .chain(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            256 * 1024,
+        ))
+        .chain(futures_util::stream::once(
+            async move { Ok(bytes_of(tail)) },
+        ));
 
     let mut headers = reqwest::header::HeaderMap::new();
     for (name, value) in [
@@ -188,15 +196,19 @@ pub async fn upload(
         ("X-expires", params.expires.as_str()),
     ] {
         let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
-            ActionError::Cloud(format!("getUploadParamsForTemplate returned an unusable {name}"))
+            ActionError::Cloud(format!(
+                "getUploadParamsForTemplate returned an unusable {name}"
+            ))
         })?;
         value.set_sensitive(true);
         headers.insert(name, value);
     }
     headers.insert(
         reqwest::header::CONTENT_TYPE,
-        reqwest::header::HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
-            .map_err(|_| ActionError::Internal("bad multipart boundary".to_owned()))?,
+        reqwest::header::HeaderValue::from_str(&format!(
+            "multipart/form-data; boundary={boundary}"
+        ))
+        .map_err(|_| ActionError::Internal("bad multipart boundary".to_owned()))?,
     );
     headers.insert(reqwest::header::CONTENT_LENGTH, length.into());
     let client = reqwest::Client::builder()
@@ -211,7 +223,12 @@ pub async fn upload(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    tracing::info!(path, size, host, "uploading the stemcell image to the secondary storage VM");
+    tracing::info!(
+        path,
+        size,
+        host,
+        "uploading the stemcell image to the secondary storage VM"
+    );
     let send = client
         .post(&params.post_url)
         .headers(headers)
@@ -257,17 +274,38 @@ mod tests {
 
     #[test]
     fn statuses() {
-        assert_eq!(classify(&template("Download Complete", true)), Progress::Ready);
-        assert!(matches!(classify(&template("35% Downloaded", false)), Progress::Pending(_)));
-        assert!(matches!(classify(&template("Installing Template", false)), Progress::Pending(_)));
-        assert!(matches!(classify(&template("Processing", false)), Progress::Pending(_)));
-        assert!(matches!(classify(&template("Not Uploaded", false)), Progress::Pending(_)));
         assert_eq!(
-            classify(&template(" HTTP Server returned 404 (expected 200 OK) ", false)),
+            classify(&template("Download Complete", true)),
+            Progress::Ready
+        );
+        assert!(matches!(
+            classify(&template("35% Downloaded", false)),
+            Progress::Pending(_)
+        ));
+        assert!(matches!(
+            classify(&template("Installing Template", false)),
+            Progress::Pending(_)
+        ));
+        assert!(matches!(
+            classify(&template("Processing", false)),
+            Progress::Pending(_)
+        ));
+        assert!(matches!(
+            classify(&template("Not Uploaded", false)),
+            Progress::Pending(_)
+        ));
+        assert_eq!(
+            classify(&template(
+                " HTTP Server returned 404 (expected 200 OK) ",
+                false
+            )),
             Progress::Failed(" HTTP Server returned 404 (expected 200 OK) ".to_owned())
         );
         assert!(matches!(
-            classify(&template("checksum \"a\" didn't match the given value, \"b\"", false)),
+            classify(&template(
+                "checksum \"a\" didn't match the given value, \"b\"",
+                false
+            )),
             Progress::Failed(_)
         ));
     }
