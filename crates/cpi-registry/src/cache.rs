@@ -1,11 +1,13 @@
 //! A short-lived cache of registry entries, so that agents polling their settings do not
 //! cost a database round trip each.
 //!
-//! Writes through this registry (PUT, DELETE, credential minting through
-//! [`crate::RegistryState`]) invalidate the entry at once. Changes made directly in the store
-//! by other code or by another daemon sharing the database become visible after at most the
-//! TTL (one second by default); agents only read settings at boot and after disk changes, and
-//! retry failed reads, so that bound is harmless. A TTL of zero disables the cache.
+//! Every entry remembers the store's settings generation (see
+//! `cpi_store::Store::settings_generation`) from before it was read, and is served only while
+//! the generation is unchanged. So any change made through the same store object — by this
+//! registry, or by `attach_disk` in the same daemon editing the persistent-disk map — is seen
+//! by the very next read. Only changes made by another daemon sharing the database can stay
+//! invisible, for at most the TTL (one second by default); agents retry failed reads, so that
+//! bound is harmless. A TTL of zero disables the cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,7 +27,7 @@ pub(crate) struct Entry {
 pub(crate) struct EntryCache {
     ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<String, (Instant, Arc<Entry>)>>,
+    entries: Mutex<HashMap<String, (Instant, u64, Arc<Entry>)>>,
 }
 
 impl EntryCache {
@@ -41,7 +43,7 @@ impl EntryCache {
         !self.ttl.is_zero() && self.capacity > 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<Entry>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, u64, Arc<Entry>)>> {
         // A panic while holding the lock cannot leave the map inconsistent (every operation
         // is a single insert or remove), so a poisoned lock is still usable.
         self.entries
@@ -49,29 +51,31 @@ impl EntryCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<Entry>> {
+    /// The entry, if it is younger than the TTL and was read at `generation`.
+    pub(crate) fn get(&self, id: &str, generation: u64) -> Option<Arc<Entry>> {
         if !self.enabled() {
             return None;
         }
         let entries = self.lock();
-        let (stored_at, entry) = entries.get(id)?;
-        (stored_at.elapsed() < self.ttl).then(|| entry.clone())
+        let (stored_at, read_at, entry) = entries.get(id)?;
+        (stored_at.elapsed() < self.ttl && *read_at == generation).then(|| entry.clone())
     }
 
-    pub(crate) fn insert(&self, id: &str, entry: Arc<Entry>) {
+    /// Stores an entry read from the database after observing `generation`.
+    pub(crate) fn insert(&self, id: &str, generation: u64, entry: Arc<Entry>) {
         if !self.enabled() {
             return;
         }
         let mut entries = self.lock();
         if entries.len() >= self.capacity {
             let ttl = self.ttl;
-            entries.retain(|_, (stored_at, _)| stored_at.elapsed() < ttl);
+            entries.retain(|_, (stored_at, _, _)| stored_at.elapsed() < ttl);
             // Still full of fresh entries: start over rather than grow without bound.
             if entries.len() >= self.capacity {
                 entries.clear();
             }
         }
-        entries.insert(id.to_string(), (Instant::now(), entry));
+        entries.insert(id.to_string(), (Instant::now(), generation, entry));
     }
 
     pub(crate) fn invalidate(&self, id: &str) {
@@ -95,21 +99,32 @@ mod tests {
     fn capacity_is_bounded() {
         let cache = EntryCache::new(Duration::from_secs(60), 3);
         for i in 0..10 {
-            cache.insert(&format!("vm-{i}"), entry());
+            cache.insert(&format!("vm-{i}"), 0, entry());
             assert!(cache.lock().len() <= 3);
         }
-        assert!(cache.get("vm-9").is_some());
+        assert!(cache.get("vm-9", 0).is_some());
     }
 
     #[test]
     fn invalidate_and_disabled() {
         let cache = EntryCache::new(Duration::from_secs(60), 10);
-        cache.insert("vm", entry());
-        assert!(cache.get("vm").is_some());
+        cache.insert("vm", 0, entry());
+        assert!(cache.get("vm", 0).is_some());
         cache.invalidate("vm");
-        assert!(cache.get("vm").is_none());
+        assert!(cache.get("vm", 0).is_none());
         let off = EntryCache::new(Duration::ZERO, 10);
-        off.insert("vm", entry());
-        assert!(off.get("vm").is_none());
+        off.insert("vm", 0, entry());
+        assert!(off.get("vm", 0).is_none());
+    }
+
+    #[test]
+    fn a_newer_store_generation_makes_entries_stale() {
+        let cache = EntryCache::new(Duration::from_secs(60), 10);
+        cache.insert("vm", 7, entry());
+        assert!(cache.get("vm", 7).is_some());
+        assert!(
+            cache.get("vm", 8).is_none(),
+            "a settings write since the read hides the entry"
+        );
     }
 }

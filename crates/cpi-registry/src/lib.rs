@@ -152,7 +152,10 @@ impl RegistryState {
 
     /// The entry of `id`, from the cache or the store.
     async fn lookup(&self, id: &str) -> Result<Option<Arc<Entry>>, StoreError> {
-        if let Some(entry) = self.inner.cache.get(id) {
+        // Read the generation before the database, so a write that commits in between
+        // makes this entry stale instead of hiding behind it.
+        let generation = self.inner.store.settings_generation();
+        if let Some(entry) = self.inner.cache.get(id, generation) {
             return Ok(Some(entry));
         }
         let Some(stored) = self.inner.store.registry_entry(id).await? else {
@@ -165,7 +168,7 @@ impl RegistryState {
             ok_body,
             credential_hash: stored.credential_hash,
         });
-        self.inner.cache.insert(id, entry.clone());
+        self.inner.cache.insert(id, generation, entry.clone());
         Ok(Some(entry))
     }
 }

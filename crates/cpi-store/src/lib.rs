@@ -79,6 +79,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Which engine this store uses.
     fn backend(&self) -> Backend;
 
+    /// A counter bumped after every committed change to VM settings or credentials made
+    /// through this store object. Caches of settings in the same process compare it to know
+    /// whether an entry may be stale, without asking the database.
+    fn settings_generation(&self) -> u64;
+
     /// A cheap round trip to the database, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;
 

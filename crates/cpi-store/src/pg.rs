@@ -23,6 +23,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/post
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Bumped after every committed change to VM settings or credentials (see
+    /// [`crate::Store::settings_generation`]).
+    settings_generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The URL with its password masked, for messages.
     redacted_url: String,
 }
@@ -55,7 +58,11 @@ impl PgStore {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect_options);
-        let store = PgStore { pool, redacted_url };
+        let store = PgStore {
+            pool,
+            redacted_url,
+            settings_generation: Default::default(),
+        };
         if options.migrate_on_connect {
             store.migrate().await?;
         }
@@ -180,6 +187,11 @@ impl Store for PgStore {
         Backend::Postgres
     }
 
+    fn settings_generation(&self) -> u64 {
+        self.settings_generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -245,6 +257,9 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
+        // After the commit, so a reader that saw the old generation re-reads.
+        self.settings_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
@@ -254,6 +269,9 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
+        // After the commit, so a reader that saw the old generation re-reads.
+        self.settings_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(result.rows_affected() > 0)
     }
 
@@ -283,6 +301,9 @@ impl Store for PgStore {
         .map_err(db_error)?;
         let record = settings_from_row(&row)?;
         tx.commit().await.map_err(db_error)?;
+        // After the commit, so a reader that saw the old generation re-reads.
+        self.settings_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(record)
     }
 
@@ -297,6 +318,9 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
+        // After the commit, so a reader that saw the old generation re-reads.
+        self.settings_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 

@@ -24,6 +24,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqli
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Bumped after every committed change to VM settings or credentials (see
+    /// [`crate::Store::settings_generation`]).
+    settings_generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
     path: String,
 }
 
@@ -177,6 +180,7 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             path: path.to_string(),
+            settings_generation: Default::default(),
         };
         if options.migrate_on_connect {
             store.migrate().await?;
@@ -212,6 +216,11 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
         Backend::Sqlite
+    }
+
+    fn settings_generation(&self) -> u64 {
+        self.settings_generation
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -277,6 +286,9 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
+        // After the commit, so a reader that saw the old generation re-reads.
+        self.settings_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
@@ -286,6 +298,9 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
+        // After the commit, so a reader that saw the old generation re-reads.
+        self.settings_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(result.rows_affected() > 0)
     }
 
@@ -320,6 +335,9 @@ impl Store for SqliteStore {
         .map_err(db_error)?;
         let record = settings_from_row(&row)?;
         tx.commit().await.map_err(db_error)?;
+        // After the commit, so a reader that saw the old generation re-reads.
+        self.settings_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(record)
     }
 
@@ -334,6 +352,9 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
+        // After the commit, so a reader that saw the old generation re-reads.
+        self.settings_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
