@@ -161,7 +161,9 @@ impl Gc<'_> {
         match self.files.remove(path).await {
             Ok(_) => {
                 if let Err(error) = self.store.delete_store_file(path).await {
-                    self.report.errors.push(format!("forgetting {path}: {error}"));
+                    self.report
+                        .errors
+                        .push(format!("forgetting {path}: {error}"));
                 }
             }
             Err(error) => self.report.errors.push(format!("deleting {path}: {error}")),
@@ -174,7 +176,9 @@ impl Gc<'_> {
         let record = match self.store.get_stemcell(template_id).await {
             Ok(record) => record,
             Err(error) => {
-                self.report.errors.push(format!("reading stemcell {template_id}: {error}"));
+                self.report
+                    .errors
+                    .push(format!("reading stemcell {template_id}: {error}"));
                 return;
             }
         };
@@ -194,7 +198,9 @@ impl Gc<'_> {
         match publish::delete_template(cloud, template_id).await {
             Ok(()) => {
                 if let Err(error) = self.store.delete_stemcell(template_id).await {
-                    self.report.errors.push(format!("forgetting stemcell {template_id}: {error}"));
+                    self.report
+                        .errors
+                        .push(format!("forgetting stemcell {template_id}: {error}"));
                 }
             }
             Err(error) => self.report.errors.push(error.to_string()),
@@ -240,8 +246,11 @@ impl Gc<'_> {
         let now = now_millis();
         for record in records {
             if record.state == StoreFileState::Ready {
-                self.drop_file(&record.path, "CloudStack reported its template ready".to_owned())
-                    .await;
+                self.drop_file(
+                    &record.path,
+                    "CloudStack reported its template ready".to_owned(),
+                )
+                .await;
                 continue;
             }
             if let Some(template_id) = &record.template_id {
@@ -292,7 +301,9 @@ impl Gc<'_> {
             .await
             .map_err(|error| format!("listing the journal: {error}"))?;
         for operation in started.into_iter().filter(|o| o.kind == OPERATION_KIND) {
-            let name = operation.payload["template_name"].as_str().map(str::to_owned);
+            let name = operation.payload["template_name"]
+                .as_str()
+                .map(str::to_owned);
             let path = operation.payload["store_path"].as_str().map(str::to_owned);
             if let (Some(name), Some(cloud)) = (&name, self.cloud) {
                 match cloud
@@ -304,7 +315,8 @@ impl Gc<'_> {
                     .await
                 {
                     Ok(templates) => {
-                        for template in templates.iter().filter(|t| t.name.as_deref() == Some(name)) {
+                        for template in templates.iter().filter(|t| t.name.as_deref() == Some(name))
+                        {
                             self.drop_template(
                                 &template.id,
                                 format!("publication {} was interrupted", operation.id),
@@ -313,17 +325,26 @@ impl Gc<'_> {
                         }
                     }
                     Err(error) => {
-                        self.report.errors.push(format!("looking up template {name}: {error}"));
+                        self.report
+                            .errors
+                            .push(format!("looking up template {name}: {error}"));
                         continue;
                     }
                 }
             }
             if let Some(path) = &path {
                 let record = self.store.get_store_file(path).await.ok().flatten();
-                let on_disk = self.files.absolute(path).map(|p| p.exists()).unwrap_or(false);
+                let on_disk = self
+                    .files
+                    .absolute(path)
+                    .map(|p| p.exists())
+                    .unwrap_or(false);
                 if record.is_some() || on_disk {
-                    self.drop_file(path, format!("publication {} was interrupted", operation.id))
-                        .await;
+                    self.drop_file(
+                        path,
+                        format!("publication {} was interrupted", operation.id),
+                    )
+                    .await;
                 }
             }
             self.note(
@@ -341,7 +362,9 @@ impl Gc<'_> {
                     )
                     .await
             {
-                self.report.errors.push(format!("closing {}: {error}", operation.id));
+                self.report
+                    .errors
+                    .push(format!("closing {}: {error}", operation.id));
             }
         }
         Ok(())
@@ -382,11 +405,17 @@ impl Gc<'_> {
                 continue;
             }
             if file.path.starts_with(".staging/") {
-                self.note("file", &file.path, "leftover of an interrupted copy".to_owned());
+                self.note(
+                    "file",
+                    &file.path,
+                    "leftover of an interrupted copy".to_owned(),
+                );
                 if !self.options.dry_run
                     && let Err(error) = self.files.remove_staged(&file.path).await
                 {
-                    self.report.errors.push(format!("deleting {}: {error}", file.path));
+                    self.report
+                        .errors
+                        .push(format!("deleting {}: {error}", file.path));
                 }
                 continue;
             }
@@ -400,10 +429,14 @@ impl Gc<'_> {
                 if !self.options.dry_run
                     && let Err(error) = self.files.remove(&file.path).await
                 {
-                    self.report.errors.push(format!("deleting {}: {error}", file.path));
+                    self.report
+                        .errors
+                        .push(format!("deleting {}: {error}", file.path));
                 }
             }
         }
         Ok(())
     }
 }
+
+pub use crate::stemcell::{open_store, store_root};

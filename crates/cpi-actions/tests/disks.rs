@@ -672,3 +672,126 @@ async fn a_disk_survives_delete_vm_and_attaches_to_a_new_vm() {
     );
     assert_eq!(fixture.ok("get_disks", json!([second])).await, json!([cid]));
 }
+
+#[tokio::test]
+async fn update_disk_does_not_grow_a_fixed_offering_in_place() {
+    let fixture = Fixture::start().await;
+    let cid = create_disk(&fixture, 1024, json!({"disk_offering": "small"}), None).await;
+    let (kind, _, _) = fixture
+        .err(
+            "update_disk",
+            json!([cid, 20 * 1024, {"disk_offering": "small"}]),
+        )
+        .await;
+    assert_eq!(kind, "Bosh::Clouds::NotSupported");
+    assert_eq!(volume(&fixture, &cid).expect("volume").size, 10 * GIB);
+}
+
+#[tokio::test]
+async fn the_periodic_cleaner_runs_until_shut_down() {
+    let fixture = Fixture::start().await;
+    let orphan = ephemeral_volume(&fixture, "director-1", None).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn(cpi_actions::cleaner::run_periodically(
+        std::sync::Arc::new(client(&fixture)),
+        Some("director-1".to_owned()),
+        cpi_config::EphemeralCleanerConfig {
+            enabled: true,
+            interval: 1,
+            grace_period: 0,
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while volume(&fixture, &orphan).is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cleaner never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(()).expect("the runner is still running");
+    tokio::time::timeout(Duration::from_secs(5), runner)
+        .await
+        .expect("the runner stops")
+        .expect("the runner does not panic");
+
+    // Disabled: returns at once.
+    let disabled = cpi_config::EphemeralCleanerConfig {
+        enabled: false,
+        interval: 1,
+        grace_period: 0,
+    };
+    tokio::time::timeout(
+        Duration::from_secs(1),
+        cpi_actions::cleaner::run_periodically(
+            std::sync::Arc::new(client(&fixture)),
+            None,
+            disabled,
+            std::future::pending(),
+        ),
+    )
+    .await
+    .expect("a disabled cleaner returns");
+}
+
+fn fail_once(fixture: &Fixture, command: &str) {
+    fixture
+        .sim
+        .inject(cloudstack_sim::Fault {
+            command: command.to_owned(),
+            kind: cloudstack_sim::FaultKind::Http(530),
+            times: cloudstack_sim::FaultTimes::Once,
+        })
+        .expect("fault injected");
+}
+
+#[tokio::test]
+async fn nothing_leaks_when_tagging_fails() {
+    let fixture = Fixture::start().await;
+    fail_once(&fixture, "createTags");
+    let (kind, message, _) = fixture.err("create_disk", json!([1024, {}, null])).await;
+    assert_eq!(kind, "Bosh::Clouds::CloudError");
+    assert!(message.contains("createTags"), "{message}");
+    assert!(
+        fixture
+            .sim
+            .volumes()
+            .iter()
+            .all(|v| v.kind != cloudstack_sim::model::VolumeType::DataDisk),
+        "the untagged volume is deleted"
+    );
+
+    let cid = create_disk(&fixture, 1024, json!({}), None).await;
+    fail_once(&fixture, "createTags");
+    fixture
+        .err("snapshot_disk", json!([cid, {"deployment": "cf"}]))
+        .await;
+    assert!(
+        fixture.sim.world().snapshots.is_empty(),
+        "the untagged snapshot is deleted"
+    );
+}
+
+#[tokio::test]
+async fn kvm_hints_name_the_virtio_device() {
+    let fixture = Fixture::start().await;
+    fixture
+        .sim
+        .update_settings(|settings| settings.hypervisor = "KVM".to_owned());
+    let vm = deploy_vm(&fixture, false, None).await;
+    let cid = create_disk(&fixture, 1024, json!({}), None).await;
+    let hint = fixture.ok("attach_disk", json!([vm, cid])).await;
+    let device = volume(&fixture, &cid)
+        .and_then(|v| v.device_id)
+        .expect("attached");
+    let letter = char::from(b'a' + u8::try_from(device).expect("small device id"));
+    let serial: String = cid.chars().filter(|c| *c != '-').take(20).collect();
+    assert_eq!(
+        hint,
+        json!({"path": format!("/dev/vd{letter}"), "volume_id": device.to_string(),
+               "id": format!("virtio-{serial}")})
+    );
+}

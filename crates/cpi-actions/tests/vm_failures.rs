@@ -1,5 +1,8 @@
 //! create_vm when things go wrong, static IP reuse, and concurrency.
 
+// Test helpers may panic: a panic is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,9 @@
 //! VM lifecycle against the emulator: create_vm (networks, offerings, disks, vip, affinity),
 //! has_vm, reboot_vm, set_vm_metadata, delete_vm, calculate_vm_cloud_properties.
 
+// Test helpers may panic: a panic is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use base64::Engine;

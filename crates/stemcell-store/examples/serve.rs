@@ -15,8 +15,7 @@ use stemcell_store::{Credentials, StemcellStore};
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -30,7 +29,10 @@ async fn main() -> anyhow::Result<()> {
     let store = Arc::new(StemcellStore::new(
         root.as_str(),
         Some(public),
-        Some(Credentials::new(user.as_str(), SecretString::from(password.as_str()))),
+        Some(Credentials::new(
+            user.as_str(),
+            SecretString::from(password.as_str()),
+        )),
         Duration::from_secs(3600),
     )?);
     println!("LISTEN {address}");

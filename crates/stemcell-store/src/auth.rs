@@ -43,8 +43,8 @@ impl Credentials {
             return false;
         };
         let same_user = digest(user.as_bytes()).ct_eq(&digest(self.user.as_bytes()));
-        let same_password = digest(password.as_bytes())
-            .ct_eq(&digest(self.password.expose_secret().as_bytes()));
+        let same_password =
+            digest(password.as_bytes()).ct_eq(&digest(self.password.expose_secret().as_bytes()));
         bool::from(same_user & same_password)
     }
 }

@@ -197,11 +197,7 @@ impl DavFileSystem for PropFs {
         .boxed()
     }
 
-    fn get_props<'a>(
-        &'a self,
-        path: &'a DavPath,
-        do_content: bool,
-    ) -> FsFuture<'a, Vec<DavProp>> {
+    fn get_props<'a>(&'a self, path: &'a DavPath, do_content: bool) -> FsFuture<'a, Vec<DavProp>> {
         async move {
             self.inner.metadata(path).await?;
             let props = self.props();
@@ -210,7 +206,13 @@ impl DavFileSystem for PropFs {
                 .map(|stored| {
                     stored
                         .values()
-                        .map(|p| if do_content { p.clone() } else { without_value(p) })
+                        .map(|p| {
+                            if do_content {
+                                p.clone()
+                            } else {
+                                without_value(p)
+                            }
+                        })
                         .collect()
                 })
                 .unwrap_or_default())

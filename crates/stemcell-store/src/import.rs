@@ -48,8 +48,10 @@ pub(crate) fn import(
     staging: &Path,
     mode: ImportMode,
 ) -> Result<Imported, StemcellStoreError> {
-    let metadata = std::fs::metadata(source)
-        .map_err(io(format!("reading the stemcell image {}", source.display())))?;
+    let metadata = std::fs::metadata(source).map_err(io(format!(
+        "reading the stemcell image {}",
+        source.display()
+    )))?;
     if !metadata.is_file() {
         return Err(StemcellStoreError::NotAFile(source.to_path_buf()));
     }
@@ -76,7 +78,9 @@ pub(crate) fn import(
             Err(error)
                 if matches!(
                     error.kind(),
-                    ErrorKind::CrossesDevices | ErrorKind::PermissionDenied | ErrorKind::Unsupported
+                    ErrorKind::CrossesDevices
+                        | ErrorKind::PermissionDenied
+                        | ErrorKind::Unsupported
                 ) || error.raw_os_error() == Some(1) =>
             {
                 tracing::debug!(error = %error, "hard link impossible; copying the image");

@@ -179,14 +179,13 @@ impl StemcellStore {
         }
         let (source, staging, target) = (image.to_path_buf(), self.staging.clone(), dest);
         let started = std::time::Instant::now();
-        let imported = tokio::task::spawn_blocking(move || {
-            import::import(&source, &target, &staging, mode)
-        })
-        .await
-        .map_err(|join| StemcellStoreError::Io {
-            during: "importing the stemcell image".to_owned(),
-            source: std::io::Error::other(join.to_string()),
-        })??;
+        let imported =
+            tokio::task::spawn_blocking(move || import::import(&source, &target, &staging, mode))
+                .await
+                .map_err(|join| StemcellStoreError::Io {
+                    during: "importing the stemcell image".to_owned(),
+                    source: std::io::Error::other(join.to_string()),
+                })??;
         tracing::info!(
             path = name,
             size = imported.size,
@@ -233,12 +232,7 @@ impl StemcellStore {
     }
 
     /// Checks a signed request for `path` (what the `/signed/` route does).
-    pub fn verify(
-        &self,
-        path: &str,
-        expires: u64,
-        signature: &str,
-    ) -> Result<(), SignatureError> {
+    pub fn verify(&self, path: &str, expires: u64, signature: &str) -> Result<(), SignatureError> {
         self.signer
             .verify(path, expires, signature, signing::unix_now())
     }
@@ -312,10 +306,12 @@ fn create_private_dir(dir: &Path) -> Result<(), StemcellStoreError> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|source| StemcellStoreError::Io {
-        during: format!("creating {}", dir.display()),
-        source,
-    })
+    builder
+        .create(dir)
+        .map_err(|source| StemcellStoreError::Io {
+            during: format!("creating {}", dir.display()),
+            source,
+        })
 }
 
 fn walk(dir: &Path, prefix: &str, out: &mut Vec<StoredFile>) -> Result<(), StemcellStoreError> {
@@ -407,10 +403,7 @@ async fn signed_download(State(state): State<AppState>, request: Request) -> Res
         .unwrap_or_default();
     let decoded = percent_decode(raw_path);
     let Some(path) = decoded.filter(|p| paths::relative_path(p).is_ok()) else {
-        tracing::warn!(
-            path = raw_path,
-            "signed download refused: invalid path"
-        );
+        tracing::warn!(path = raw_path, "signed download refused: invalid path");
         return (StatusCode::BAD_REQUEST, "invalid path\n").into_response();
     };
     let (mut expires, mut signature) = (None, None);

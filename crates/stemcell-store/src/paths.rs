@@ -27,7 +27,10 @@ pub fn relative_path(path: &str) -> Result<PathBuf, StemcellStoreError> {
     if path.starts_with('/') {
         return Err(refuse("absolute paths are not allowed"));
     }
-    if path.chars().any(|c| c.is_control() || c == '\\' || c == '%') {
+    if path
+        .chars()
+        .any(|c| c.is_control() || c == '\\' || c == '%')
+    {
         return Err(refuse(
             "control characters, backslashes and '%' are not allowed",
         ));

@@ -63,7 +63,8 @@ impl UrlSigner {
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
                 match options.open(path) {
                     Ok(mut file) => {
-                        file.write_all(&key).map_err(io("writing the URL signing key"))?;
+                        file.write_all(&key)
+                            .map_err(io("writing the URL signing key"))?;
                         file.sync_all().map_err(io("syncing the URL signing key"))?;
                         Ok(Self { key })
                     }

@@ -1,6 +1,8 @@
 //! The store over real HTTP: signed downloads (200, HEAD, Range resume, expired and forged URLs,
 //! traversal) and the WebDAV side's authentication.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +27,10 @@ async fn serve() -> Served {
         StemcellStore::new(
             dir.path().join("stemcells"),
             Some(format!("{base}/").parse().unwrap()),
-            Some(Credentials::new("director", SecretString::from("dav-password"))),
+            Some(Credentials::new(
+                "director",
+                SecretString::from("dav-password"),
+            )),
             Duration::from_secs(600),
         )
         .unwrap(),
@@ -61,7 +66,10 @@ async fn signed_get_head_and_range_resume() {
     assert_eq!(imported.method, ImportMethod::HardLink);
     assert_eq!(imported.size, s.content.len() as u64);
     let url = s.store.signed_url("bosh-test.vhd.bz2").unwrap();
-    assert!(url.path().ends_with(".vhd.bz2"), "CloudStack checks the extension: {url}");
+    assert!(
+        url.path().ends_with(".vhd.bz2"),
+        "CloudStack checks the extension: {url}"
+    );
 
     let response = client().get(url.clone()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -69,7 +77,10 @@ async fn signed_get_head_and_range_resume() {
         response.headers()["content-length"].to_str().unwrap(),
         s.content.len().to_string()
     );
-    assert_eq!(response.bytes().await.unwrap().as_ref(), s.content.as_slice());
+    assert_eq!(
+        response.bytes().await.unwrap().as_ref(),
+        s.content.as_slice()
+    );
 
     let head = client().head(url.clone()).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::OK);
@@ -159,7 +170,10 @@ async fn traversal_is_impossible() {
         "/signed/..%5csecret.qcow2",
     ] {
         let status = client()
-            .get(format!("{}{path}?expires=99999999999&signature=AAAA", s.base))
+            .get(format!(
+                "{}{path}?expires=99999999999&signature=AAAA",
+                s.base
+            ))
             .send()
             .await
             .unwrap()
@@ -173,7 +187,10 @@ async fn traversal_is_impossible() {
     {
         std::os::unix::fs::symlink("/etc/passwd", s.store.root().join("link.img")).unwrap();
         let url = s.store.signed_url("link.img").unwrap();
-        assert_eq!(client().get(url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            client().get(url).send().await.unwrap().status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }
 
@@ -250,8 +267,13 @@ async fn copies_keep_sparse_images_sparse_and_hash_them() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt as _;
-        let blocks = std::fs::metadata(s.store.root().join("copied.img")).unwrap().blocks();
-        assert!(blocks * 512 < 1024 * 1024, "the copy stayed sparse ({blocks} blocks)");
+        let blocks = std::fs::metadata(s.store.root().join("copied.img"))
+            .unwrap()
+            .blocks();
+        assert!(
+            blocks * 512 < 1024 * 1024,
+            "the copy stayed sparse ({blocks} blocks)"
+        );
     }
     // The known digest of 64 MiB of zeros.
     assert_eq!(

@@ -2,6 +2,8 @@
 //! a real client over HTTP. Needs the `litmus` binary (Debian package `litmus`); the test fails
 //! with an explanation when it is missing rather than silently passing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,12 +27,19 @@ async fn litmus_basic_copymove_props() {
         StemcellStore::new(
             dir.path().join("stemcells"),
             Some(format!("http://{address}/").parse().unwrap()),
-            Some(Credentials::new("litmus", SecretString::from("litmus-password"))),
+            Some(Credentials::new(
+                "litmus",
+                SecretString::from("litmus-password"),
+            )),
             Duration::from_secs(600),
         )
         .unwrap(),
     );
-    tokio::spawn(stemcell_store::serve(listener, store, std::future::pending()));
+    tokio::spawn(stemcell_store::serve(
+        listener,
+        store,
+        std::future::pending(),
+    ));
     let work = tempfile::tempdir().unwrap();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(&litmus)
@@ -58,5 +67,9 @@ async fn litmus_basic_copymove_props() {
             "litmus `{group}` failed: {summary}\n{stdout}"
         );
     }
-    assert!(output.status.success(), "litmus exited with {}", output.status);
+    assert!(
+        output.status.success(),
+        "litmus exited with {}",
+        output.status
+    );
 }

@@ -5,7 +5,9 @@
 //! crate a dependency, so [`shim_binary`] runs `cargo build -p cpi-shim` once per test process
 //! (a no-op when it is up to date) with the same profile as the test build.
 //!
-//! Later issues extend [`TestDaemonBuilder`] with the CloudStack emulator and a database.
+//! With [`TestDaemonBuilder::emulator`], the daemon talks to a real `cloudstack-sim` over HTTP;
+//! the emulator runs on the harness's own runtime so tests can inspect its state after each
+//! step. The database is SQLite in the state directory unless a test sets another URL.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -96,8 +98,52 @@ pub fn cli_request(method: &str, arguments: Value) -> Vec<u8> {
     .into_bytes()
 }
 
-#[derive(Debug, Default)]
+/// The emulator a test daemon talks to, on a runtime owned by the harness.
+pub struct Emulator {
+    pub sim: cloudstack_sim::SimHandle,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("url", &self.sim.url())
+            .finish()
+    }
+}
+
+impl Emulator {
+    fn start(
+        configure: impl FnOnce(&mut cloudstack_sim::SimConfig),
+    ) -> (Emulator, cloudstack_sim::SimConfig) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("emulator runtime");
+        let mut config = cloudstack_sim::SimConfig {
+            job_duration: Duration::from_millis(20),
+            expunge_delay: Duration::from_millis(300),
+            ..cloudstack_sim::SimConfig::default()
+        };
+        configure(&mut config);
+        let sim = runtime
+            .block_on(cloudstack_sim::Sim::spawn(
+                config.clone(),
+                "127.0.0.1:0".parse().unwrap(),
+            ))
+            .expect("the emulator starts");
+        (Emulator { sim, runtime }, config)
+    }
+}
+
+/// Adjusts the emulator's configuration before it starts.
+type ConfigureEmulator = Box<dyn FnOnce(&mut cloudstack_sim::SimConfig)>;
+
+#[derive(Default)]
 pub struct TestDaemonBuilder {
+    emulator: Option<ConfigureEmulator>,
+    config_patch: Option<Value>,
     autostart: bool,
     idle_timeout: u64,
     tcp_listen: bool,
@@ -106,7 +152,30 @@ pub struct TestDaemonBuilder {
     extra_serve_args: Vec<String>,
 }
 
+impl std::fmt::Debug for TestDaemonBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDaemonBuilder")
+            .field("emulator", &self.emulator.is_some())
+            .finish()
+    }
+}
+
 impl TestDaemonBuilder {
+    /// Points the daemon at a real emulator, configured by `configure`.
+    pub fn emulator(
+        mut self,
+        configure: impl FnOnce(&mut cloudstack_sim::SimConfig) + 'static,
+    ) -> Self {
+        self.emulator = Some(Box::new(configure));
+        self
+    }
+
+    /// Merges a JSON patch into the generated config (objects merge, other values replace).
+    pub fn config(mut self, patch: Value) -> Self {
+        self.config_patch = Some(patch);
+        self
+    }
+
     /// Lets the shim start the daemon; the daemon is then not spawned by the harness.
     pub fn autostart(mut self) -> Self {
         self.autostart = true;
@@ -159,7 +228,7 @@ impl TestDaemonBuilder {
                 .port();
             daemon["listen"] = json!(format!("127.0.0.1:{port}"));
         }
-        let config = json!({
+        let mut config = json!({
             "cloudstack": {
                 "endpoint": "http://127.0.0.1:9/client/api",
                 "api_key": "test-api-key-SECRET",
@@ -168,8 +237,33 @@ impl TestDaemonBuilder {
             },
             "daemon": daemon,
         });
+        let emulator = self.emulator.map(|configure| {
+            let (emulator, sim_config) = Emulator::start(configure);
+            merge(
+                &mut config,
+                json!({
+                    "cloudstack": {
+                        "endpoint": emulator.sim.url(),
+                        "api_key": sim_config.user_api_key,
+                        "secret_access_key": secrecy::ExposeSecret::expose_secret(&sim_config.user_secret),
+                        "default_zone": "zone1",
+                        "default_key_name": "bosh",
+                        "async_job_timeout": 60,
+                        "ip_release_timeout": 10,
+                        "default_offer": {"disk": "custom", "ephemeral_disk": "custom", "custom_disk": "custom"},
+                    },
+                    "agent": {"mbus": "nats://nats:MBUS-PASSWORD-SECRET@10.1.1.2:4222", "ntp": ["0.pool.ntp.org"],
+                              "blobstore": {"provider": "dav", "options": {"endpoint": "http://10.1.1.2:25250"}}},
+                }),
+            );
+            emulator
+        });
+        if let Some(patch) = self.config_patch {
+            merge(&mut config, patch);
+        }
         std::fs::write(&config_path, config.to_string()).expect("write config");
         let mut test_daemon = TestDaemon {
+            emulator,
             socket: state_dir.join("cpid.sock"),
             log_file: state_dir.join("cpid.log"),
             state_dir,
@@ -188,6 +282,8 @@ impl TestDaemonBuilder {
 /// A daemon on its own temporary state directory; killed on drop.
 #[derive(Debug)]
 pub struct TestDaemon {
+    /// The emulator, when the builder asked for one. Dropped after the daemon.
+    pub emulator: Option<Emulator>,
     pub directory: tempfile::TempDir,
     pub jobs_dir: PathBuf,
     pub config_path: PathBuf,
@@ -306,6 +402,44 @@ impl Drop for TestDaemon {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+impl TestDaemon {
+    /// The emulator's handle; panics when the daemon was built without one.
+    pub fn sim(&self) -> &cloudstack_sim::SimHandle {
+        &self.emulator.as_ref().expect("built with .emulator()").sim
+    }
+
+    /// Calls `method` through the shim as the director does (api_version 2, v2 stemcell) and
+    /// returns the response, after checking it against the director's schema.
+    pub fn director_call(&self, method: &str, arguments: Value) -> Value {
+        let request = json!({
+            "method": method,
+            "arguments": arguments,
+            "context": {"director_uuid": "director-uuid", "request_id": "cpi-424242",
+                        "vm": {"stemcell": {"api_version": 2}}},
+            "api_version": 2,
+        });
+        response(&self.call_as_director(request.to_string().as_bytes()))
+    }
+
+    /// Like [`TestDaemon::director_call`] but expects success and returns the result.
+    pub fn ok(&self, method: &str, arguments: Value) -> Value {
+        let response = self.director_call(method, arguments);
+        assert!(response["error"].is_null(), "{method} failed: {response}");
+        response["result"].clone()
+    }
+}
+
+fn merge(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(base), Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(base.entry(key).or_insert(Value::Null), value);
+            }
+        }
+        (base, patch) => *base = patch,
     }
 }
 

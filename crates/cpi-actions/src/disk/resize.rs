@@ -19,7 +19,7 @@ pub(crate) async fn run(
     new_size_mib: u64,
 ) -> Result<Value, ActionError> {
     let volume = existing(ctx, disk_cid).await?;
-    grow(ctx, &volume, new_size_mib).await?;
+    grow(ctx, &volume, new_size_mib, Switch::Allowed).await?;
     Ok(Value::Null)
 }
 
@@ -38,12 +38,9 @@ pub(crate) async fn update(
     if let Some(wanted) = wanted {
         let wanted_id = offering::resolve(&ctx.cloud, &wanted).await?.id;
         let current = volume.diskofferingid.as_deref();
-        // A volume that resize_disk moved to the custom offering still counts as unchanged.
-        let custom_id = match &ctx.config.cloudstack.default_offer.custom_disk {
-            Some(custom) => Some(offering::resolve(&ctx.cloud, custom).await?.id),
-            None => None,
-        };
-        if current != Some(wanted_id.as_str()) && current != custom_id.as_deref() {
+        // Strict on purpose: a disk that resize_disk moved to the custom offering differs from
+        // its disk type now, and the director's copy fallback is always correct.
+        if current != Some(wanted_id.as_str()) {
             return Err(ActionError::NotSupported(format!(
                 "update_disk cannot change the disk offering of disk {} in place (from {} to '{wanted}')",
                 volume.id,
@@ -51,8 +48,16 @@ pub(crate) async fn update(
             )));
         }
     }
-    grow(ctx, &volume, new_size_mib).await?;
+    // Growing a fixed-size disk would switch its offering: not a pure grow.
+    grow(ctx, &volume, new_size_mib, Switch::Refused).await?;
     Ok(Value::Null)
+}
+
+/// Whether growing may move a fixed-size volume to the configured custom offering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    Allowed,
+    Refused,
 }
 
 async fn existing(ctx: &CallContext, disk_cid: &DiskCid) -> Result<Volume, ActionError> {
@@ -61,7 +66,12 @@ async fn existing(ctx: &CallContext, disk_cid: &DiskCid) -> Result<Volume, Actio
         .ok_or_else(|| ActionError::DiskNotFound(disk_cid.as_str().to_owned()))
 }
 
-async fn grow(ctx: &CallContext, volume: &Volume, new_size_mib: u64) -> Result<(), ActionError> {
+async fn grow(
+    ctx: &CallContext,
+    volume: &Volume,
+    new_size_mib: u64,
+    switch: Switch,
+) -> Result<(), ActionError> {
     let current_bytes = volume.size.unwrap_or(0);
     let wanted_bytes = new_size_mib.saturating_mul(BYTES_PER_MIB);
     if wanted_bytes < current_bytes {
@@ -83,6 +93,12 @@ async fn grow(ctx: &CallContext, volume: &Volume, new_size_mib: u64) -> Result<(
     // A fixed-size offering cannot grow: move the volume to the configured custom offering.
     let switch_to = match current {
         Some(current) if offering::is_custom(&current) => None,
+        _ if switch == Switch::Refused => {
+            return Err(ActionError::NotSupported(format!(
+                "disk {} has a fixed-size offering; growing it in place would change its offering",
+                volume.id
+            )));
+        }
         _ => Some(custom_offering(ctx, volume).await?),
     };
     ctx.cloud

@@ -103,7 +103,7 @@ pub async fn wait_ready(
                         Progress::Failed(status) => {
                             return Err(ActionError::Cloud(format!(
                                 "CloudStack could not download the stemcell image for template {template_id}: '{}'",
-                                status.trim()
+                                redact_signature(status.trim())
                             )));
                         }
                     }
@@ -128,7 +128,7 @@ pub async fn wait_ready(
             return Err(ActionError::Cloud(format!(
                 "template {template_id} was not ready after {}s (cloudstack.stemcell.publish_timeout); CloudStack's last status: '{}'",
                 timeout.as_secs(),
-                last_status.trim()
+                redact_signature(last_status.trim())
             )));
         }
         tokio::time::sleep(pause.min(deadline - now)).await;
@@ -259,6 +259,24 @@ pub async fn upload(
     Ok(())
 }
 
+/// CloudStack quotes the download URL in its errors; the signature must not reach the
+/// director's task log.
+pub fn redact_signature(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("signature=") {
+        let (before, after) = rest.split_at(at + "signature=".len());
+        out.push_str(before);
+        out.push_str("[redacted]");
+        let end = after
+            .find(|c: char| c == '&' || c == ':' || c == '"' || c == '\'' || c.is_whitespace())
+            .unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn bytes_of(text: String) -> bytes::Bytes {
     bytes::Bytes::from(text.into_bytes())
 }
@@ -270,6 +288,17 @@ mod tests {
     fn template(status: &str, ready: bool) -> Template {
         serde_json::from_value(serde_json::json!({"id": "t", "status": status, "isready": ready}))
             .unwrap()
+    }
+
+    #[test]
+    fn signatures_are_redacted() {
+        assert_eq!(
+            redact_signature(
+                "Failed to download http://h/signed/a.vhd?expires=1&signature=AbC-_x: refused"
+            ),
+            "Failed to download http://h/signed/a.vhd?expires=1&signature=[redacted]: refused"
+        );
+        assert_eq!(redact_signature("plain"), "plain");
     }
 
     #[test]
