@@ -25,6 +25,8 @@ pids+=($!)
 for _ in $(seq 1 100); do grep -q '^URL ' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 store_url="$(sed -n 's/^URL //p' "$work/serve.out")"
 
+# nginx workers run as an unprivileged user; the store keeps its tree private (0700).
+chmod 755 "$work" "$work/stemcells"; chmod 644 "$work/stemcells/bench.qcow2"
 nginx_port=$((20000 + RANDOM % 20000))
 cat >"$work/nginx/nginx.conf" <<CONF
 worker_processes 2;
@@ -50,6 +52,8 @@ CONF
 nginx -c "$work/nginx/nginx.conf" &
 pids+=($!)
 for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$nginx_port/bench.qcow2" -r 0-0 && break; sleep 0.1; done
+curl -fs -o /dev/null -r 0-0 "http://127.0.0.1:$nginx_port/bench.qcow2" || { echo "nginx does not serve the file" >&2; cat "$work/nginx/error.log" >&2; exit 1; }
+curl -fs -o /dev/null -r 0-0 "$store_url" || { echo "the store does not serve the file" >&2; exit 1; }
 
 measure() { # url -> median bytes/s
   local url="$1" speeds=()

@@ -57,7 +57,13 @@ pub fn run() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(lifecycle(&directory.0, &shim))
+    let outcome = runtime.block_on(lifecycle(&directory.0, &shim));
+    if outcome.is_err() {
+        // Keep the daemon log and database for the operator to look at.
+        eprintln!("cpid demo: kept {} for inspection", directory.0.display());
+        std::mem::forget(directory);
+    }
+    outcome
 }
 
 async fn lifecycle(directory: &Path, shim: &Path) -> anyhow::Result<()> {
@@ -70,9 +76,15 @@ async fn lifecycle(directory: &Path, shim: &Path) -> anyhow::Result<()> {
         .await
         .context("cannot start the CloudStack emulator")?;
 
+    // The stemcell store listens on a free loopback port; the emulator downloads from it as the
+    // secondary storage VM would, through a signed URL.
+    let webdav_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let image = directory.join("image");
+    write_demo_image(&image)?;
     let config_path = directory.join("cpi.json");
-    let config_text = json!({
-        "cloudstack": {
+    let config_text = json!({"cloudstack": {
             "endpoint": sim.url(),
             "api_key": sim_config.user_api_key,
             "secret_access_key": secrecy::ExposeSecret::expose_secret(&sim_config.user_secret),
@@ -83,6 +95,12 @@ async fn lifecycle(directory: &Path, shim: &Path) -> anyhow::Result<()> {
         "daemon": {
             "state_dir": directory,
             "log_file": directory.join("cpid.log"),
+        },
+        "webdav": {
+            "listen": format!("127.0.0.1:{webdav_port}"),
+            "public_url": format!("http://127.0.0.1:{webdav_port}"),
+            "user": "demo",
+            "password": "demo-webdav-password"
         },
         "agent": {
             "mbus": "nats://nats:demo-password@10.1.1.2:4222",
@@ -104,8 +122,13 @@ async fn lifecycle(directory: &Path, shim: &Path) -> anyhow::Result<()> {
     })
     .await?;
     let store = crate::connect_store(&config).await?;
-    let cpi = Arc::new(Cpi::new(Arc::clone(&config), store));
+    let stemcells = Arc::new(cpi_actions::open_stemcell_store(&config)?);
+    let cpi = Arc::new(
+        Cpi::new(Arc::clone(&config), Arc::clone(&store))
+            .with_stemcell_store(Arc::clone(&stemcells)),
+    );
     let shutdown = CancellationToken::new();
+    let background = crate::background::start(&config, &cpi, &store, &stemcells, &shutdown).await?;
     let server_task = tokio::spawn(server.run(Arc::new(Services::new(cpi)), shutdown.clone()));
 
     let mut out = std::io::stdout();
@@ -123,12 +146,17 @@ async fn lifecycle(directory: &Path, shim: &Path) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
+        "  stemcell store:      http://127.0.0.1:{webdav_port} (WebDAV, signed downloads)"
+    )?;
+    writeln!(
+        out,
         "  shim:                {} (director environment: PATH, TMPDIR, HOME only)\n",
         shim.display()
     )?;
 
     let mut demo = Demo {
         shim,
+        image: &image,
         config: &config_path,
         out,
         failures: Vec::new(),
@@ -137,16 +165,13 @@ async fn lifecycle(directory: &Path, shim: &Path) -> anyhow::Result<()> {
     let outcome = demo.run_lifecycle().await;
     shutdown.cancel();
     let _ = server_task.await;
+    background.stop().await;
     let _ = sim.shutdown().await;
     let Demo {
         mut out, failures, ..
     } = demo;
     outcome?;
-    writeln!(
-        out,
-        "\ndaemon stopped; its log was {}",
-        directory.join("cpid.log").display()
-    )?;
+    writeln!(out, "\ndaemon and emulator stopped")?;
     if failures.is_empty() {
         writeln!(out, "every call succeeded")?;
         Ok(())
@@ -160,6 +185,7 @@ async fn lifecycle(directory: &Path, shim: &Path) -> anyhow::Result<()> {
 
 struct Demo<'a> {
     shim: &'a Path,
+    image: &'a Path,
     config: &'a Path,
     out: std::io::Stdout,
     failures: Vec<String>,
@@ -173,11 +199,11 @@ impl Demo<'_> {
         self.step("ping", "ping", json!([]), None).await?;
         let stemcell = self
             .step(
-                "create_stemcell (a light stemcell naming the emulator's template)",
+                "create_stemcell (the image is published from the WebDAV store; the emulator downloads it)",
                 "create_stemcell",
-                json!(["/dev/null", {"name": "bosh-cloudstack-xen-ubuntu", "version": "1.0",
-                        "infrastructure": "cloudstack", "hypervisor": "xen",
-                        "light_template": "bosh-stemcell-default"}]),
+                json!([self.image, {"name": "bosh-cloudstack-xen-ubuntu-jammy-go_agent", "version": "1.0",
+                        "infrastructure": "cloudstack", "hypervisor": "xen", "disk_format": "vhdx",
+                        "os_type": "linux", "architecture": "x86_64"}]),
                 None,
             )
             .await?;
@@ -296,6 +322,21 @@ impl Demo<'_> {
             result: response["result"].clone(),
         })
     }
+}
+
+/// Writes a small stand-in for a stemcell's `image` file (a real one is a multi-GB
+/// bzip2-compressed VHD; the emulator checks the transfer and checksum, not the content).
+fn write_demo_image(path: &Path) -> anyhow::Result<()> {
+    let mut content = Vec::with_capacity(4 << 20);
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    while content.len() < 4 << 20 {
+        // xorshift: cheap bytes that do not compress, like a real image.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        content.extend_from_slice(&state.to_le_bytes());
+    }
+    std::fs::write(path, content).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Runs the shim as the director would, except that the config path comes from `CPI_CONFIG`

@@ -1,6 +1,6 @@
 //! `cpid`: the warm CloudStack CPI daemon, and its companion commands.
 
-mod background;
+pub(crate) mod background;
 mod demo;
 mod dispatch;
 mod log_capture;
@@ -75,6 +75,14 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run the template garbage collector once and list what it deleted.
+    Gc {
+        #[arg(long)]
+        config: PathBuf,
+        /// List what would be deleted, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Start a daemon on temporary paths and drive calls through the real shim.
     Demo,
 }
@@ -90,6 +98,7 @@ fn main() -> anyhow::Result<()> {
         } => serve(&config, autostarted, shutdown_timeout, max_connections),
         Command::Check { config, offline } => check(&config, offline),
         Command::Migrate { config } => migrate(&config),
+        Command::Gc { config, dry_run } => gc(&config, dry_run),
         Command::Oneshot { config } => oneshot(&config),
         Command::Demo => demo::run(),
     }
@@ -160,14 +169,20 @@ fn serve(
         // Bind first: a second daemon must fail on the socket before touching the database.
         let server = Server::bind(options).await?;
         let store = connect_store(&config).await?;
-        let cpi = Arc::new(Cpi::new(Arc::clone(&config), Arc::clone(&store)));
+        let stemcells = Arc::new(
+            cpi_actions::open_stemcell_store(&config).context("cannot open the stemcell store")?,
+        );
+        let cpi = Arc::new(
+            Cpi::new(Arc::clone(&config), Arc::clone(&store))
+                .with_stemcell_store(Arc::clone(&stemcells)),
+        );
         // Building the client now loads TLS roots once, so the first CPI call is warm too.
         if let Err(error) = cpi.warm_client() {
             tracing::warn!(%error, "Cannot create the CloudStack client yet.");
         }
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        let background = background::start(&config, &cpi, &store, &shutdown).await?;
+        let background = background::start(&config, &cpi, &store, &stemcells, &shutdown).await?;
         server.run(Arc::new(Services::new(cpi)), shutdown).await;
         background.stop().await;
         store.close().await;
@@ -189,6 +204,41 @@ pub(crate) async fn connect_store(config: &Config) -> anyhow::Result<Arc<dyn cpi
     cpi_store::connect(secrecy::ExposeSecret::expose_secret(&url))
         .await
         .context("cannot open the database")
+}
+
+/// `cpid gc [--dry-run]`: one template GC run with the daemon's services, one line per action.
+#[allow(clippy::print_stdout)] // The report on stdout is what `cpid gc` is for.
+fn gc(config_path: &Path, dry_run: bool) -> anyhow::Result<()> {
+    let config = Arc::new(load_config(config_path)?);
+    init_logging(None)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(async {
+        let store = connect_store(&config).await?;
+        let cpi = Cpi::new(Arc::clone(&config), store);
+        cpi_actions::gc::collect_for(&cpi, dry_run)
+            .await
+            .context("the template GC could not run")
+    })?;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    for action in &report.actions {
+        println!(
+            "{verb} {} {}: {}",
+            action.kind, action.target, action.reason
+        );
+    }
+    for error in &report.errors {
+        println!("error: {error}");
+    }
+    println!(
+        "{} item(s) {verb}, {} error(s)",
+        report.actions.len(),
+        report.errors.len()
+    );
+    anyhow::ensure!(report.errors.is_empty(), "the template GC reported errors");
+    Ok(())
 }
 
 #[allow(clippy::print_stdout)] // The one-line result is what `cpid migrate` prints.

@@ -56,12 +56,36 @@ fn errors_reach_the_caller_with_director_types() {
         unknown["error"]["message"],
         "Method is not known, got: 'make_coffee'"
     );
-    let pending = response(&daemon.call_as_director(&director_request(
-        "delete_vm",
-        json!(["vm-1"]),
+    let deprecated = response(&daemon.call_as_director(&director_request(
+        "current_vm_id",
+        json!([]),
         "cpi-100001",
     )));
-    assert_eq!(pending["error"]["type"], "Bosh::Clouds::NotImplemented");
+    assert_eq!(deprecated["error"]["type"], "Bosh::Clouds::NotImplemented");
+    let unsupported = response(&daemon.call_as_director(&director_request(
+        "configure_networks",
+        json!(["vm-1", {}]),
+        "cpi-100003",
+    )));
+    assert_eq!(unsupported["error"]["type"], "Bosh::Clouds::NotSupported");
+    // CloudStack is unreachable in this daemon's config: a transport failure is a CloudError
+    // the director may retry, and it names what failed.
+    let unreachable = response(&daemon.call_as_director(&director_request(
+        "has_vm",
+        json!(["vm-1"]),
+        "cpi-100004",
+    )));
+    assert_eq!(
+        unreachable["error"]["type"], "Bosh::Clouds::CloudError",
+        "{unreachable}"
+    );
+    assert!(
+        unreachable["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CloudStack"),
+        "{unreachable}"
+    );
     let malformed = response(&daemon.call_as_director(b"{\"method\": \"info\", "));
     assert_eq!(malformed["error"]["type"], "Bosh::Clouds::CpiError");
     assert!(
@@ -321,9 +345,34 @@ fn check_reports_a_valid_config_and_names_a_bad_key() {
     let online = Command::new(CPID)
         .args(["check", "--config"])
         .arg(&daemon.config_path)
+        .stderr(Stdio::null())
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&online.stdout).contains("not yet checked"));
+    let report = String::from_utf8_lossy(&online.stdout);
+    assert!(
+        !online.status.success(),
+        "CloudStack is unreachable: {report}"
+    );
+    assert!(report.contains("database: ok"), "{report}");
+    assert!(
+        report.contains("cloudstack http://127.0.0.1:9/client/api: FAILED"),
+        "{report}"
+    );
+    assert!(!report.contains("SECRET"), "{report}");
+
+    let reachable = TestDaemon::builder().emulator(|_| {}).start();
+    let online = Command::new(CPID)
+        .args(["check", "--config"])
+        .arg(&reachable.config_path)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&online.stdout);
+    assert!(online.status.success(), "{report}");
+    assert!(
+        report.contains("credentials accepted, default zone zone1"),
+        "{report}"
+    );
 
     let bad = daemon.directory.path().join("bad.json");
     let mut config: Value =

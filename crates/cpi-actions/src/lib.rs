@@ -38,6 +38,10 @@ use serde_json::Value;
 
 pub use client_config::client_config;
 pub use context::CallContext;
+pub use stemcell::open_store as open_stemcell_store;
+
+/// A bound on the directors remembered for the cleaner; real daemons serve one or two.
+const MAX_DIRECTORS_TRACKED: usize = 64;
 pub use error::ActionError;
 
 /// The long-lived services every request shares.
@@ -51,6 +55,10 @@ pub struct Cpi {
     /// The WebDAV stemcell store the daemon serves; `None` makes `create_stemcell` open one
     /// from the configuration (`cpid oneshot`).
     stemcells: Option<Arc<stemcell_store::StemcellStore>>,
+    /// Directors that sent requests to this daemon. The ephemeral-volume cleaner only deletes
+    /// volumes tagged with one of them, so a daemon never touches another director's volumes
+    /// in a shared account.
+    directors: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Cpi {
@@ -60,6 +68,7 @@ impl Cpi {
             clients: ClientPool::new(),
             store: tokio::sync::OnceCell::new_with(Some(store)),
             stemcells: None,
+            directors: Default::default(),
         }
     }
 
@@ -70,6 +79,7 @@ impl Cpi {
             clients: ClientPool::new(),
             store: tokio::sync::OnceCell::new(),
             stemcells: None,
+            directors: Default::default(),
         }
     }
 
@@ -116,8 +126,26 @@ impl Cpi {
         &self.clients
     }
 
+    /// The directors (`context.director_uuid`) this daemon has served so far.
+    pub fn directors_seen(&self) -> Vec<String> {
+        self.directors
+            .lock()
+            .map(|directors| directors.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Answers one request. `info` and `ping` touch neither CloudStack nor the database.
     pub async fn handle(&self, request: &Request) -> Result<Value, CpiError> {
+        if let Some(director) = request
+            .context
+            .director_uuid
+            .as_deref()
+            .filter(|uuid| !uuid.is_empty())
+            && let Ok(mut directors) = self.directors.lock()
+            && directors.len() < MAX_DIRECTORS_TRACKED
+        {
+            directors.insert(director.to_owned());
+        }
         match &request.method {
             Method::Info => return Ok(info::run(&self.config)),
             Method::Ping => return Ok(Value::String("pong".to_owned())),

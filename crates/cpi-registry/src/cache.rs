@@ -23,11 +23,14 @@ pub(crate) struct Entry {
     pub(crate) credential_hash: Option<String>,
 }
 
+/// When an entry was stored, the store's settings generation it was read at, and the entry.
+type Slot = (Instant, u64, Arc<Entry>);
+
 #[derive(Debug)]
 pub(crate) struct EntryCache {
     ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<String, (Instant, u64, Arc<Entry>)>>,
+    entries: Mutex<HashMap<String, Slot>>,
 }
 
 impl EntryCache {
@@ -43,7 +46,7 @@ impl EntryCache {
         !self.ttl.is_zero() && self.capacity > 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, u64, Arc<Entry>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
         // A panic while holding the lock cannot leave the map inconsistent (every operation
         // is a single insert or remove), so a poisoned lock is still usable.
         self.entries

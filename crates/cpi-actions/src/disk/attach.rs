@@ -91,8 +91,8 @@ fn log_attached(vm_id: &str, disk_id: &str, attachment: &AttachedVolume) {
 enum Placement {
     /// Same host, shared storage, or a volume not placed yet: CloudStack can attach it.
     Fine,
-    /// Certainly another host; `target` is the local pool of the VM's host when known.
-    OtherHost { target: Option<String> },
+    /// Another host; `target` is the local pool (or host) to migrate the volume to.
+    OtherHost { target: String },
 }
 
 /// A description of the volume's storage for error messages: pool name and id.
@@ -115,9 +115,10 @@ fn vm_host(vm: &VirtualMachine) -> String {
 }
 
 /// Compares a local volume's pool with the VM's. The VM's local pool is certain when its root
-/// disk is local; otherwise its host id stands for the pool, which is how the emulator models
-/// local pools. When neither applies we cannot tell, and let CloudStack decide (its refusal is
-/// then explained by [`explain_local_failure`]).
+/// disk is local. Otherwise the VM's host is compared with the pool by id (how the emulator
+/// models local pools) and by CloudStack's pool naming ("<host> Local Storage"). A VM without a
+/// known host leaves the decision to CloudStack, whose refusal [`explain_local_failure`]
+/// completes.
 async fn placement(
     ctx: &CallContext,
     volume: &Volume,
@@ -142,13 +143,11 @@ async fn placement(
         .and_then(|root| root.storageid);
     match (root_pool, vm.hostid.as_deref()) {
         (Some(root_pool), _) if root_pool == volume_pool => Ok(Placement::Fine),
-        (Some(root_pool), _) => Ok(Placement::OtherHost {
-            target: Some(root_pool),
-        }),
+        (Some(root_pool), _) => Ok(Placement::OtherHost { target: root_pool }),
         (None, Some(host)) if host == volume_pool => Ok(Placement::Fine),
         (None, Some(_)) if same_host_by_name(volume, vm) => Ok(Placement::Fine),
         (None, Some(host)) => Ok(Placement::OtherHost {
-            target: Some(host.to_owned()),
+            target: host.to_owned(),
         }),
         (None, None) => Ok(Placement::Fine),
     }
@@ -174,21 +173,15 @@ async fn ensure_reachable(
     let Placement::OtherHost { target } = placement(ctx, &volume, vm).await? else {
         return Ok(volume);
     };
-    let allowed = ctx.config.cloudstack.allow_volume_migration;
-    let (true, Some(target)) = (allowed, target) else {
-        let advice = if allowed {
-            "the local storage of the VM's host is unknown, so it cannot be migrated"
-        } else {
-            "set cloudstack.allow_volume_migration to move it, or recreate the VM on the disk's host"
-        };
+    if !ctx.config.cloudstack.allow_volume_migration {
         return Err(ActionError::Cloud(format!(
-            "disk {} is on the host-local storage {} of another host than VM {}, which runs on host {}; {advice}",
+            "disk {} is on the host-local storage {} of another host than VM {}, which runs on host {}; set cloudstack.allow_volume_migration to move it, or recreate the VM on the disk's host",
             volume.id,
             volume_storage(&volume),
             vm.id,
             vm_host(vm)
         )));
-    };
+    }
     tracing::info!(disk_cid = %volume.id, from = ?volume.storageid, to = %target, vm_cid = %vm.id,
         "Migrating the host-local disk to the VM's host.");
     let migrated = ctx
