@@ -1700,9 +1700,27 @@ fn start_vm(world: &mut World, ctx: &Ctx<'_>, params: &Params) -> Result<Value, 
                 v.vm_id.as_deref() == Some(id) && v.storagetype == "local" && v.host_id.is_some()
             })
             .and_then(|v| v.host_id.clone());
-        let host = match pinned {
-            Some(h) => Some(h),
-            None => place(world, &world.vms[index], local, id),
+        // An admin may name the host (`hostid`), as the CPI does to keep a VM next to its
+        // host-local disks; the host must exist and agree with where those disks are.
+        let requested = match params.get("hostid") {
+            Some(host) => {
+                if !world.hosts.iter().any(|h| h.id == host) {
+                    return Err(ApiError::bad_id("hostid", host));
+                }
+                if let Some(pinned) = pinned.as_deref()
+                    && pinned != host
+                {
+                    return Err(ApiError::param(format!(
+                        "Unable to start VM instance {id} on host {host}: its local volumes are on host {pinned}"
+                    )));
+                }
+                Some(host.to_owned())
+            }
+            None => None,
+        };
+        let host = match (requested, pinned) {
+            (Some(h), _) | (None, Some(h)) => Some(h),
+            (None, None) => place(world, &world.vms[index], local, id),
         };
         let Some(host) = host else {
             let mut spec = JobSpec::new("startVirtualMachine", JobResultKind::Vm(id.to_owned()))
