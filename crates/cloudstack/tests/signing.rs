@@ -9,7 +9,11 @@ use hmac::{Hmac, KeyInit, Mac};
 use proptest::prelude::*;
 use serde_json::Value;
 
-const VECTORS: &str = "/work/shared/reference/cloudstack-fixtures/signing-vectors.json";
+/// The project's copy of the reference fixtures (see its SOURCES.md for provenance).
+const VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../cloudstack-sim/tests/fixtures/signing-vectors.json"
+);
 
 /// Java `URLEncoder.encode(value, "UTF-8")` with `+` rewritten to `%20`, written byte by byte:
 /// `A-Z a-z 0-9 . - * _` stay, a space becomes `%20`, everything else is `%XX`.

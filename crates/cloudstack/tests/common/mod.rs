@@ -14,7 +14,12 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub const API_KEY: &str = "TEST-API-KEY-a1b2c3d4e5";
 pub const SECRET_KEY: &str = "TEST-SECRET-KEY-z9y8x7w6";
-pub const FIXTURES: &str = "/work/shared/reference/cloudstack-fixtures";
+/// The project's copy of the reference fixtures (see its SOURCES.md for provenance), kept with
+/// the emulator's tests so both crates check against the same files.
+pub const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../cloudstack-sim/tests/fixtures"
+);
 
 /// Reads a fixture from the shared reference directory.
 pub fn fixture(name: &str) -> Value {
