@@ -194,6 +194,12 @@ impl TestDaemonBuilder {
         self
     }
 
+    /// Writes the config and state directory but starts no daemon (for `cpid gc`, `check`…).
+    pub fn no_spawn(mut self) -> Self {
+        self.spawn = false;
+        self
+    }
+
     /// Spawns `cpid serve --autostarted` as the shim would, so `idle_timeout` applies.
     pub fn started_by_the_shim(mut self) -> Self {
         self.autostarted_flag = true;
