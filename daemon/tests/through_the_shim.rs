@@ -284,20 +284,18 @@ fn thirty_two_shims_create_vms_at_once() {
 #[test]
 fn disks_offerings_snapshots_resize_and_refusals() {
     let daemon = TestDaemon::builder().emulator(|_| {}).start();
-    let first = create_vm(
-        &daemon,
-        "agent-d1",
-        json!({"compute_offering": "small"}),
-        json!({"p": manual("10.1.1.71", "isolated-net", "10.1.1.1", true)}),
-    );
-    let first = first["result"][0].as_str().unwrap().to_owned();
-    let second = create_vm(
-        &daemon,
-        "agent-d2",
-        json!({"compute_offering": "small"}),
-        json!({"p": manual("10.1.1.72", "isolated-net", "10.1.1.1", true)}),
-    );
-    let second = second["result"][0].as_str().unwrap().to_owned();
+    let small_vm = |agent: &str, ip: &str| -> String {
+        let network = json!({"p": manual(ip, "isolated-net", "10.1.1.1", true)});
+        let created = create_vm(
+            &daemon,
+            agent,
+            json!({"compute_offering": "small"}),
+            network,
+        );
+        created["result"][0].as_str().unwrap().to_owned()
+    };
+    let first = small_vm("agent-d1", "10.1.1.71");
+    let second = small_vm("agent-d2", "10.1.1.72");
 
     // Without a VM, with a custom offering (rounded up to GiB) and with a fixed one.
     let custom = daemon.ok(
