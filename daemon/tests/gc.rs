@@ -1,5 +1,4 @@
-//! `cpid gc [--dry-run]`: the template garbage collector run by hand lists, and then deletes, a
-//! store file nothing refers to.
+//! `cpid gc [--dry-run]` and `cpid migrate`: the maintenance commands an operator runs by hand.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -58,4 +57,28 @@ fn gc_dry_run_lists_an_orphan_and_gc_deletes_it() {
     );
     assert!(!orphan.exists());
     assert!(gc(&daemon, true).contains("0 item(s) would delete"));
+}
+
+#[test]
+fn migrate_creates_the_schema_and_is_idempotent() {
+    let daemon = TestDaemon::builder().no_spawn().start();
+    for _ in 0..2 {
+        let output = Command::new(harness::CPID)
+            .args(["migrate", "--config"])
+            .arg(&daemon.config_path)
+            .env("CPID_LOG", "warn")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("database schema is up to date"), "{stdout}");
+    }
+    assert!(
+        daemon.state_dir.join("cpi.sqlite3").exists(),
+        "the default SQLite file was created"
+    );
 }
