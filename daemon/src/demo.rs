@@ -21,7 +21,6 @@ use cloudstack_sim::{Sim, SimConfig};
 use cpi_actions::Cpi;
 use cpi_config::Config;
 
-use crate::dispatch::Services;
 use crate::server::{Server, ServerOptions};
 
 /// Removes the demo's temporary directory on the way out.
@@ -32,12 +31,6 @@ impl Drop for TemporaryDirectory {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// What one lifecycle step produced, for the summary and for later steps' arguments.
-#[derive(Debug)]
-struct Outcome {
-    result: Value,
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -129,7 +122,7 @@ async fn lifecycle(directory: &Path, shim: &Path) -> anyhow::Result<()> {
     );
     let shutdown = CancellationToken::new();
     let background = crate::background::start(&config, &cpi, &store, &stemcells, &shutdown).await?;
-    let server_task = tokio::spawn(server.run(Arc::new(Services::new(cpi)), shutdown.clone()));
+    let server_task = tokio::spawn(server.run(cpi, shutdown.clone()));
 
     let mut out = std::io::stdout();
     writeln!(out, "cpid demo")?;
@@ -207,7 +200,7 @@ impl Demo<'_> {
                 None,
             )
             .await?;
-        let Some(stemcell_cid) = stemcell.result.as_str().map(str::to_owned) else {
+        let Some(stemcell_cid) = stemcell.as_str().map(str::to_owned) else {
             return Ok(());
         };
         let networks = json!({"default": {"type": "manual", "ip": "10.1.1.20", "netmask": "255.255.255.0",
@@ -222,7 +215,7 @@ impl Demo<'_> {
                 Some(2),
             )
             .await?;
-        if let Some(vm_cid) = vm.result.get(0).and_then(Value::as_str).map(str::to_owned) {
+        if let Some(vm_cid) = vm.get(0).and_then(Value::as_str).map(str::to_owned) {
             self.step("has_vm", "has_vm", json!([vm_cid]), None).await?;
             self.step(
                 "set_vm_metadata",
@@ -241,7 +234,7 @@ impl Demo<'_> {
                     None,
                 )
                 .await?;
-            if let Some(disk_cid) = disk.result.as_str().map(str::to_owned) {
+            if let Some(disk_cid) = disk.as_str().map(str::to_owned) {
                 self.step(
                     "attach_disk",
                     "attach_disk",
@@ -283,7 +276,7 @@ impl Demo<'_> {
         method: &str,
         arguments: Value,
         stemcell_api_version: Option<u32>,
-    ) -> anyhow::Result<Outcome> {
+    ) -> anyhow::Result<Value> {
         self.request_id += 1;
         let mut context = json!({"director_uuid": "demo-director", "request_id": format!("cpi-{}", self.request_id)});
         if let Some(version) = stemcell_api_version {
@@ -318,9 +311,7 @@ impl Demo<'_> {
                 self.failures.push(format!("{method}: {kind}: {message}"));
             }
         }
-        Ok(Outcome {
-            result: response["result"].clone(),
-        })
+        Ok(response["result"].clone())
     }
 }
 

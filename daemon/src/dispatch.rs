@@ -1,10 +1,8 @@
-//! From request bytes to a response: parsing, the request span, and the method dispatch.
+//! From request bytes to a response: parsing, the request span with its captured log, and
+//! the hand-over to [`Cpi::handle`].
 //!
 //! [`handle_request`] is shared by the socket server and `cpid oneshot`, so both answer every
-//! request identically. [`dispatch`] holds the per-method behaviour that exists so far; it is
-//! meant to move into the `cpi-actions` crate as the CPI methods land there.
-
-use std::sync::Arc;
+//! request identically.
 
 use cpi_actions::Cpi;
 use serde_json::Value;
@@ -14,23 +12,6 @@ use cpi_protocol::{CpiError, Request, Response};
 
 use crate::log_capture::{CapturedLog, REQUEST_SPAN};
 
-/// What requests are answered with, built once per daemon (or once per call in `oneshot`).
-#[derive(Debug, Clone)]
-pub struct Services {
-    pub cpi: Arc<Cpi>,
-}
-
-impl Services {
-    pub fn new(cpi: Arc<Cpi>) -> Services {
-        Services { cpi }
-    }
-}
-
-/// Runs one CPI method.
-pub async fn dispatch(request: &Request, services: &Services) -> Result<Value, CpiError> {
-    services.cpi.handle(request).await
-}
-
 /// A request id for callers that send none (bosh-cli), so log lines can still be correlated.
 fn generated_request_id() -> String {
     format!("cpid-{}", uuid::Uuid::new_v4().simple())
@@ -38,7 +19,7 @@ fn generated_request_id() -> String {
 
 /// Parses and runs one request inside its own span, returning the response with that request's
 /// log lines in `log`.
-pub async fn handle_request(bytes: &[u8], services: &Services) -> Response {
+pub async fn handle_request(bytes: &[u8], cpi: &Cpi) -> Response {
     let parsed = Request::parse(bytes);
     let (request_id, method) = match &parsed {
         Ok(request) => (
@@ -59,7 +40,7 @@ pub async fn handle_request(bytes: &[u8], services: &Services) -> Response {
         match parsed {
             Ok(request) => {
                 tracing::info!(api_version = request.api_version.get(), "Handling request.");
-                let outcome = dispatch(&request, services).await;
+                let outcome: Result<Value, CpiError> = cpi.handle(&request).await;
                 match &outcome {
                     Ok(_) => tracing::info!("Request succeeded."),
                     Err(error) => tracing::warn!(%error, "Request failed."),
@@ -85,9 +66,9 @@ mod tests {
 
     use serde_json::json;
 
-    /// Services whose CloudStack endpoint and database are never reached: `info`, `ping` and
+    /// A CPI whose CloudStack endpoint and database are never reached: `info`, `ping` and
     /// refused requests must not need them.
-    fn services() -> Services {
+    fn cpi() -> Cpi {
         let config = cpi_config::Config::from_value(json!({
             "cloudstack": {"endpoint": "http://127.0.0.1:9/client/api", "api_key": "k",
                            "secret_access_key": "s", "default_zone": "z",
@@ -95,11 +76,11 @@ mod tests {
             "daemon": {"state_dir": "/nonexistent/cpid-test", "database_url": "sqlite:///nonexistent/cpid-test/db"}
         }))
         .unwrap();
-        Services::new(Arc::new(Cpi::with_lazy_store(Arc::new(config))))
+        Cpi::with_lazy_store(std::sync::Arc::new(config))
     }
 
     async fn call(text: &str) -> Response {
-        handle_request(text.as_bytes(), &services()).await
+        handle_request(text.as_bytes(), &cpi()).await
     }
 
     fn error_kind(response: &Response) -> ErrorKind {

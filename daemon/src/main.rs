@@ -22,7 +22,6 @@ use cpi_actions::Cpi;
 use cpi_config::Config;
 use cpi_protocol::MAX_REQUEST_BYTES;
 
-use crate::dispatch::Services;
 use crate::log_capture::RequestLogLayer;
 use crate::server::{Server, ServerOptions};
 
@@ -183,7 +182,7 @@ fn serve(
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let background = background::start(&config, &cpi, &store, &stemcells, &shutdown).await?;
-        server.run(Arc::new(Services::new(cpi)), shutdown).await;
+        server.run(cpi, shutdown).await;
         background.stop().await;
         store.close().await;
         anyhow::Ok(())
@@ -356,7 +355,7 @@ async fn check_online(config: Config) -> usize {
     failures
 }
 
-/// The classic design: per call, load the config, build the services, answer, exit.
+/// The classic design: per call, load the config, build the CloudStack client, answer, exit.
 fn oneshot(config_path: &Path) -> anyhow::Result<()> {
     let mut request = Vec::new();
     std::io::stdin()
@@ -373,12 +372,11 @@ fn oneshot(config_path: &Path) -> anyhow::Result<()> {
     if let Err(error) = cpi.warm_client() {
         tracing::warn!(%error, "Cannot create the CloudStack client.");
     }
-    let services = Services::new(Arc::new(cpi));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let response = runtime.block_on(dispatch::handle_request(&request, &services));
+    let response = runtime.block_on(dispatch::handle_request(&request, &cpi));
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(response.to_json_line().as_bytes())?;
     stdout.flush()?;

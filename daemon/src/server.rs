@@ -24,7 +24,9 @@ use tokio_util::task::TaskTracker;
 
 use cpi_protocol::MAX_REQUEST_BYTES;
 
-use crate::dispatch::{Services, handle_request};
+use cpi_actions::Cpi;
+
+use crate::dispatch::handle_request;
 
 /// The shim writes its whole request at once; a client that trickles for longer is broken.
 const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -152,7 +154,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` is cancelled or the idle timeout passes, then drains.
-    pub async fn run(self, services: Arc<Services>, shutdown: CancellationToken) {
+    pub async fn run(self, cpi: Arc<Cpi>, shutdown: CancellationToken) {
         let Server {
             unix,
             tcp,
@@ -220,12 +222,12 @@ impl Server {
                 },
             };
             *last_activity.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
-            let services = services.clone();
+            let cpi = cpi.clone();
             let last_activity = last_activity.clone();
             tracker.spawn(async move {
                 match connection {
-                    Connection::Unix(stream) => serve_connection(stream, &services).await,
-                    Connection::Tcp(stream) => serve_connection(stream, &services).await,
+                    Connection::Unix(stream) => serve_connection(stream, &cpi).await,
+                    Connection::Tcp(stream) => serve_connection(stream, &cpi).await,
                 }
                 *last_activity.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
                 drop(permit);
@@ -283,7 +285,7 @@ async fn accept_failed(error: &std::io::Error) {
 }
 
 /// Reads one request to EOF, answers it, and closes.
-async fn serve_connection<S>(mut stream: S, services: &Services)
+async fn serve_connection<S>(mut stream: S, cpi: &Cpi)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -309,7 +311,7 @@ where
         tracing::debug!("A client connected and closed without sending a request.");
         return;
     }
-    let response = handle_request(&request, services).await;
+    let response = handle_request(&request, cpi).await;
     let line = response.to_json_line();
     let write = async {
         stream.write_all(line.as_bytes()).await?;
