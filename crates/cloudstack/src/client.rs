@@ -378,7 +378,13 @@ impl CloudStackClient {
 
     fn count(&self, command: &str) {
         if let Ok(mut counters) = self.counters.lock() {
-            *counters.entry(command.to_owned()).or_insert(0) += 1;
+            // Allocate the key only the first time a command is seen.
+            match counters.get_mut(command) {
+                Some(count) => *count += 1,
+                None => {
+                    counters.insert(command.to_owned(), 1);
+                }
+            }
         }
     }
 

@@ -175,16 +175,19 @@ pub struct ListPage<T> {
 }
 
 /// Decodes one page of a list: `count` plus the array under `item_key`; `{}` is empty.
-pub fn list_page<T: DeserializeOwned>(body: Body, item_key: &str) -> Result<ListPage<T>, String> {
+pub fn list_page<T: DeserializeOwned>(
+    mut body: Body,
+    item_key: &str,
+) -> Result<ListPage<T>, String> {
     let count = body.get("count").and_then(number);
-    let items = match body.get(item_key) {
+    // The body is owned, so the items are moved into the decoder instead of cloned.
+    let items = match body.remove(item_key) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(index, item)| {
-                serde_json::from_value(item.clone())
-                    .map_err(|e| format!("{item_key}[{index}]: {e}"))
+                serde_json::from_value(item).map_err(|e| format!("{item_key}[{index}]: {e}"))
             })
             .collect::<Result<Vec<T>, String>>()?,
         Some(other) => return Err(format!("{item_key} is not an array but {other}")),
@@ -198,7 +201,8 @@ pub fn object<T: DeserializeOwned>(body: &Body, key: &str) -> Result<T, String> 
         let keys: Vec<&String> = body.keys().collect();
         format!("expected key {key:?}, found keys {keys:?}")
     })?;
-    serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))
+    // Deserialize straight from the borrowed value rather than cloning the subtree first.
+    T::deserialize(value).map_err(|e| format!("{key}: {e}"))
 }
 
 /// Decodes a `{"success": true}` body (also `"true"`); a false value carries `displaytext`.
