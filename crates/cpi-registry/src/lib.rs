@@ -284,6 +284,8 @@ async fn authenticate(
                     .as_deref()
                     .is_some_and(|hash| vm_password_matches(&credentials.password, hash)) =>
             {
+                // The GET handler serves this very entry: no second lookup.
+                request.extensions_mut().insert(entry);
                 Access::OwnVm
             }
             Ok(_) => {
@@ -304,8 +306,13 @@ async fn get_settings(
     State(state): State<RegistryState>,
     Path(id): Path<String>,
     Extension(_access): Extension<Access>,
+    authenticated: Option<Extension<Arc<Entry>>>,
 ) -> Response {
-    match state.lookup(&id).await {
+    let looked_up = match authenticated {
+        Some(Extension(entry)) => Ok(Some(entry)),
+        None => state.lookup(&id).await,
+    };
+    match looked_up {
         Ok(Some(entry)) => match &entry.ok_body {
             Some(body) => {
                 let mut response = Response::new(Body::from(body.clone()));
@@ -492,14 +499,6 @@ async fn observe(State(state): State<RegistryState>, request: Request, next: Nex
     let method = request.method().to_string();
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let labels = [
-        ("route", route.clone()),
-        ("method", method.clone()),
-        ("status", status.to_string()),
-    ];
-    metrics::with_local_recorder(&state.inner.metrics, || {
-        metrics::counter!("registry_requests_total", &labels).increment(1);
-    });
     tracing::debug!(
         route,
         method,
@@ -507,5 +506,13 @@ async fn observe(State(state): State<RegistryState>, request: Request, next: Nex
         elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "Registry request served."
     );
+    let labels = [
+        ("route", route),
+        ("method", method),
+        ("status", status.to_string()),
+    ];
+    metrics::with_local_recorder(&state.inner.metrics, || {
+        metrics::counter!("registry_requests_total", &labels).increment(1);
+    });
     response
 }

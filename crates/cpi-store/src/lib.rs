@@ -34,6 +34,7 @@ mod sqlite;
 pub mod pg_test;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -185,6 +186,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         cutoff: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+}
+
+/// The counter behind [`Store::settings_generation`], shared by a store's clones.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SettingsGeneration(Arc<AtomicU64>);
+
+impl SettingsGeneration {
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Call after the change has committed, so a reader that saw the old generation re-reads.
+    pub(crate) fn bump(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// Connects to the database named by `database_url` with default options.

@@ -15,7 +15,7 @@ use crate::model::{
     OperationState, RegistryEntry, SettingsEdit, Stemcell, StemcellState, StoreFile,
     StoreFileFilter, StoreFileState, VmSettings, apply_edit, now_millis,
 };
-use crate::{Backend, Store, StoreError, StoreOptions, redact_url};
+use crate::{Backend, SettingsGeneration, Store, StoreError, StoreOptions, redact_url};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -25,7 +25,7 @@ pub struct PgStore {
     pool: PgPool,
     /// Bumped after every committed change to VM settings or credentials (see
     /// [`crate::Store::settings_generation`]).
-    settings_generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    settings_generation: SettingsGeneration,
     /// The URL with its password masked, for messages.
     redacted_url: String,
 }
@@ -188,8 +188,7 @@ impl Store for PgStore {
     }
 
     fn settings_generation(&self) -> u64 {
-        self.settings_generation
-            .load(std::sync::atomic::Ordering::SeqCst)
+        self.settings_generation.get()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -257,9 +256,7 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
-        // After the commit, so a reader that saw the old generation re-reads.
-        self.settings_generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.settings_generation.bump();
         Ok(())
     }
 
@@ -269,9 +266,7 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
-        // After the commit, so a reader that saw the old generation re-reads.
-        self.settings_generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.settings_generation.bump();
         Ok(result.rows_affected() > 0)
     }
 
@@ -301,9 +296,7 @@ impl Store for PgStore {
         .map_err(db_error)?;
         let record = settings_from_row(&row)?;
         tx.commit().await.map_err(db_error)?;
-        // After the commit, so a reader that saw the old generation re-reads.
-        self.settings_generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.settings_generation.bump();
         Ok(record)
     }
 
@@ -318,9 +311,7 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
-        // After the commit, so a reader that saw the old generation re-reads.
-        self.settings_generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.settings_generation.bump();
         Ok(())
     }
 

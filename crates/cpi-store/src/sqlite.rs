@@ -16,7 +16,7 @@ use crate::model::{
     OperationState, RegistryEntry, SettingsEdit, Stemcell, StemcellState, StoreFile,
     StoreFileFilter, StoreFileState, VmSettings, apply_edit, now_millis,
 };
-use crate::{Backend, Store, StoreError, StoreOptions};
+use crate::{Backend, SettingsGeneration, Store, StoreError, StoreOptions};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -26,7 +26,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Bumped after every committed change to VM settings or credentials (see
     /// [`crate::Store::settings_generation`]).
-    settings_generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    settings_generation: SettingsGeneration,
     path: String,
 }
 
@@ -219,8 +219,7 @@ impl Store for SqliteStore {
     }
 
     fn settings_generation(&self) -> u64 {
-        self.settings_generation
-            .load(std::sync::atomic::Ordering::SeqCst)
+        self.settings_generation.get()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -286,9 +285,7 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
-        // After the commit, so a reader that saw the old generation re-reads.
-        self.settings_generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.settings_generation.bump();
         Ok(())
     }
 
@@ -298,9 +295,7 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
-        // After the commit, so a reader that saw the old generation re-reads.
-        self.settings_generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.settings_generation.bump();
         Ok(result.rows_affected() > 0)
     }
 
@@ -335,9 +330,7 @@ impl Store for SqliteStore {
         .map_err(db_error)?;
         let record = settings_from_row(&row)?;
         tx.commit().await.map_err(db_error)?;
-        // After the commit, so a reader that saw the old generation re-reads.
-        self.settings_generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.settings_generation.bump();
         Ok(record)
     }
 
@@ -352,9 +345,7 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
-        // After the commit, so a reader that saw the old generation re-reads.
-        self.settings_generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.settings_generation.bump();
         Ok(())
     }
 

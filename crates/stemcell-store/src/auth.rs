@@ -7,11 +7,14 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// The `webdav.user`/`webdav.password` credential. `Debug` never shows the password.
+/// The `webdav.user`/`webdav.password` credential. Only SHA-256 digests of the expected
+/// values are kept, computed once, so each request hashes just what it presents. `Debug`
+/// never shows the password.
 #[derive(Clone)]
 pub struct Credentials {
     user: String,
-    password: SecretString,
+    user_digest: [u8; 32],
+    password_digest: [u8; 32],
 }
 
 impl std::fmt::Debug for Credentials {
@@ -25,9 +28,11 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     pub fn new(user: impl Into<String>, password: SecretString) -> Self {
+        let user = user.into();
         Self {
-            user: user.into(),
-            password,
+            user_digest: digest(user.as_bytes()),
+            password_digest: digest(password.expose_secret().as_bytes()),
+            user,
         }
     }
 
@@ -42,9 +47,8 @@ impl Credentials {
         let Some((user, password)) = basic(headers) else {
             return false;
         };
-        let same_user = digest(user.as_bytes()).ct_eq(&digest(self.user.as_bytes()));
-        let same_password =
-            digest(password.as_bytes()).ct_eq(&digest(self.password.expose_secret().as_bytes()));
+        let same_user = digest(user.as_bytes()).ct_eq(&self.user_digest);
+        let same_password = digest(password.as_bytes()).ct_eq(&self.password_digest);
         bool::from(same_user & same_password)
     }
 }

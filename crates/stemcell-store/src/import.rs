@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -120,7 +120,7 @@ fn copy(source: &Path, dest: &Path, staging: &Path) -> Result<Imported, Stemcell
     result
 }
 
-fn copy_into(source: &Path, part: &PathBuf) -> Result<Imported, StemcellStoreError> {
+fn copy_into(source: &Path, part: &Path) -> Result<Imported, StemcellStoreError> {
     let mut input =
         File::open(source).map_err(io(format!("opening the image {}", source.display())))?;
     let mut options = OpenOptions::new();

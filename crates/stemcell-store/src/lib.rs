@@ -240,15 +240,7 @@ impl StemcellStore {
     /// Removes a store file. Returns whether it existed. Empty parent directories are left:
     /// the CPI writes at the top level, and operators own any subdirectories.
     pub async fn remove(&self, path: &str) -> Result<bool, StemcellStoreError> {
-        let absolute = self.absolute(path)?;
-        match tokio::fs::remove_file(&absolute).await {
-            Ok(()) => Ok(true),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(source) => Err(StemcellStoreError::Io {
-                during: format!("removing {}", absolute.display()),
-                source,
-            }),
-        }
+        remove_if_present(&self.absolute(path)?).await
     }
 
     /// Every regular file of the store (recursively), plus leftovers in the staging directory
@@ -278,15 +270,7 @@ impl StemcellStore {
     /// Removes a leftover staging file reported by [`Self::list_files`].
     pub async fn remove_staged(&self, listed: &str) -> Result<bool, StemcellStoreError> {
         let name = listed.strip_prefix(".staging/").unwrap_or(listed);
-        let absolute = self.staging.join(paths::relative_path(name)?);
-        match tokio::fs::remove_file(&absolute).await {
-            Ok(()) => Ok(true),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(source) => Err(StemcellStoreError::Io {
-                during: format!("removing {}", absolute.display()),
-                source,
-            }),
-        }
+        remove_if_present(&self.staging.join(paths::relative_path(name)?)).await
     }
 
     /// Opens a store file for reading (direct upload streams it to the SSVM).
@@ -298,6 +282,18 @@ impl StemcellStore {
                 during: format!("opening {}", absolute.display()),
                 source,
             })
+    }
+}
+
+/// Removes a file; returns whether it existed.
+async fn remove_if_present(absolute: &Path) -> Result<bool, StemcellStoreError> {
+    match tokio::fs::remove_file(absolute).await {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(StemcellStoreError::Io {
+            during: format!("removing {}", absolute.display()),
+            source,
+        }),
     }
 }
 
@@ -401,8 +397,9 @@ async fn signed_download(State(state): State<AppState>, request: Request) -> Res
         .path()
         .strip_prefix("/signed/")
         .unwrap_or_default();
-    let decoded = percent_decode(raw_path);
-    let Some(path) = decoded.filter(|p| paths::relative_path(p).is_ok()) else {
+    let checked =
+        percent_decode(raw_path).and_then(|path| Some((paths::relative_path(&path).ok()?, path)));
+    let Some((relative, path)) = checked else {
         tracing::warn!(path = raw_path, "signed download refused: invalid path");
         return (StatusCode::BAD_REQUEST, "invalid path\n").into_response();
     };
@@ -424,9 +421,7 @@ async fn signed_download(State(state): State<AppState>, request: Request) -> Res
         tracing::warn!(path, reason = ?error, "signed download refused");
         return (StatusCode::FORBIDDEN, "the URL is expired or not valid\n").into_response();
     }
-    let Ok(absolute) = state.store.absolute(&path) else {
-        return (StatusCode::BAD_REQUEST, "invalid path\n").into_response();
-    };
+    let absolute = state.store.root.join(relative);
     // Only regular files, and never through a symlink: the tree holds none the CPI made, so
     // one is either an operator's mistake or an escape attempt.
     match tokio::fs::symlink_metadata(&absolute).await {
