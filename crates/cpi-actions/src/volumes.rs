@@ -81,29 +81,58 @@ pub fn is_local(volume: &Volume) -> bool {
         .is_some_and(|kind| kind.eq_ignore_ascii_case("local"))
 }
 
+/// A list filtered by an unknown id answers 431 on CloudStack; that simply means no match.
+pub(crate) fn list_or_empty<T>(
+    result: Result<Vec<T>, CloudStackError>,
+) -> Result<Vec<T>, CloudStackError> {
+    match result {
+        Err(error) if error.is_not_found() => Ok(Vec::new()),
+        other => other,
+    }
+}
+
 /// The volume with this id, or `None` when CloudStack does not know it or it is being
 /// destroyed.
 pub async fn find(
     cloud: &CloudStackClient,
     volume_id: &str,
 ) -> Result<Option<Volume>, ActionError> {
-    let listed = cloud
-        .list(&ListVolumes {
-            id: Some(volume_id.to_owned()),
-            listall: Some(true),
-            ..ListVolumes::default()
-        })
-        .await;
-    match listed {
-        Ok(volumes) => Ok(volumes
-            .into_iter()
-            .find(|volume| volume.id == volume_id)
-            .filter(|volume| !is_gone(volume))),
-        Err(error) if error.is_not_found() => Ok(None),
-        Err(error) => Err(ActionError::cloudstack(format!(
-            "looking up volume {volume_id}"
-        ))(error)),
-    }
+    let volumes = list_or_empty(
+        cloud
+            .list(&ListVolumes {
+                id: Some(volume_id.to_owned()),
+                listall: Some(true),
+                ..ListVolumes::default()
+            })
+            .await,
+    )
+    .map_err(ActionError::cloudstack(format!(
+        "looking up volume {volume_id}"
+    )))?;
+    Ok(volumes
+        .into_iter()
+        .find(|volume| volume.id == volume_id)
+        .filter(|volume| !is_gone(volume)))
+}
+
+/// The VM with this id in whatever state, or `None` when CloudStack does not know it (431) or
+/// no longer lists it (expunged). `listall` is passed to `listVirtualMachines` as is.
+pub(crate) async fn list_vm(
+    cloud: &CloudStackClient,
+    vm_id: &str,
+    listall: Option<bool>,
+) -> Result<Option<VirtualMachine>, ActionError> {
+    let vms = list_or_empty(
+        cloud
+            .list(&ListVirtualMachines {
+                id: Some(vm_id.to_owned()),
+                listall,
+                ..ListVirtualMachines::default()
+            })
+            .await,
+    )
+    .map_err(ActionError::cloudstack(format!("looking up VM {vm_id}")))?;
+    Ok(vms.into_iter().find(|vm| vm.id == vm_id))
 }
 
 /// The VM with this id, or `None` when CloudStack does not know it or it is destroyed.
@@ -111,45 +140,30 @@ pub async fn find_vm(
     cloud: &CloudStackClient,
     vm_id: &str,
 ) -> Result<Option<VirtualMachine>, ActionError> {
-    let listed = cloud
-        .list(&ListVirtualMachines {
-            id: Some(vm_id.to_owned()),
-            listall: Some(true),
-            ..ListVirtualMachines::default()
-        })
-        .await;
-    match listed {
-        Ok(vms) => Ok(vms
-            .into_iter()
-            .find(|vm| vm.id == vm_id)
-            .filter(|vm| !vm_is_gone(vm))),
-        Err(error) if error.is_not_found() => Ok(None),
-        Err(error) => Err(ActionError::cloudstack(format!("looking up VM {vm_id}"))(
-            error,
-        )),
-    }
+    Ok(list_vm(cloud, vm_id, Some(true))
+        .await?
+        .filter(|vm| !vm_is_gone(vm)))
 }
 
 /// The volumes attached to a VM (root, ephemeral and persistent).
 pub async fn of_vm(cloud: &CloudStackClient, vm_id: &str) -> Result<Vec<Volume>, ActionError> {
-    let listed = cloud
-        .list(&ListVolumes {
-            virtualmachineid: Some(vm_id.to_owned()),
-            listall: Some(true),
-            ..ListVolumes::default()
-        })
-        .await;
-    match listed {
-        Ok(volumes) => Ok(volumes
-            .into_iter()
-            .filter(|volume| volume.virtualmachineid.as_deref() == Some(vm_id))
-            .filter(|volume| !is_gone(volume))
-            .collect()),
-        Err(error) if error.is_not_found() => Ok(Vec::new()),
-        Err(error) => Err(ActionError::cloudstack(format!(
-            "listing the volumes of VM {vm_id}"
-        ))(error)),
-    }
+    let volumes = list_or_empty(
+        cloud
+            .list(&ListVolumes {
+                virtualmachineid: Some(vm_id.to_owned()),
+                listall: Some(true),
+                ..ListVolumes::default()
+            })
+            .await,
+    )
+    .map_err(ActionError::cloudstack(format!(
+        "listing the volumes of VM {vm_id}"
+    )))?;
+    Ok(volumes
+        .into_iter()
+        .filter(|volume| volume.virtualmachineid.as_deref() == Some(vm_id))
+        .filter(|volume| !is_gone(volume))
+        .collect())
 }
 
 /// The guest's device path for a device id on the VM's hypervisor.
@@ -190,20 +204,6 @@ pub fn attached(volume: Volume, vm: &VirtualMachine) -> Result<AttachedVolume, A
         by_id,
         volume,
     })
-}
-
-/// Attaches a volume to a VM found by id. See [`attach_to_vm`].
-// For create_vm's ephemeral disk (issue 7); the disk actions already hold the VM.
-#[allow(dead_code)]
-pub async fn attach(
-    cloud: &CloudStackClient,
-    volume_id: &str,
-    vm_id: &str,
-) -> Result<AttachedVolume, ActionError> {
-    let vm = find_vm(cloud, vm_id)
-        .await?
-        .ok_or_else(|| ActionError::VmNotFound(vm_id.to_owned()))?;
-    attach_to_vm(cloud, volume_id, &vm).await
 }
 
 /// Attaches a volume to a VM and waits for CloudStack's job. While XenServer says the guest's

@@ -3,8 +3,8 @@
 use cloudstack::commands::{DisableStaticNat, ListVolumes};
 
 use super::destroy;
-use super::offerings::list_or_empty;
 use crate::CallContext;
+use crate::volumes::list_or_empty;
 
 /// What a `create_vm` has created so far.
 #[derive(Debug, Clone, Default)]

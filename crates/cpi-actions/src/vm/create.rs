@@ -32,10 +32,11 @@ use super::cloud_properties::{VmCloudProperties, mib_to_gib};
 use super::destroy::{self, is_permission_denied};
 use super::ip_release::{self, Holder};
 use super::networks::{self, NetworkPlan};
-use super::offerings::{self, list_or_empty};
+use super::offerings;
 use super::placement::{self, LocalPin};
 use crate::devices::DiskBus;
 use crate::tags::{ResourceType, keys, roles};
+use crate::volumes::list_or_empty;
 use crate::{ActionError, CallContext};
 
 /// Longest pause between two deploy attempts while a static IP is being released.

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::destroy;
 use super::lookup::find_vm;
-use super::offerings::list_or_empty;
 use crate::tags::{keys, roles};
+use crate::volumes::list_or_empty;
 use crate::{ActionError, CallContext};
 use cpi_protocol::VmCid;
 

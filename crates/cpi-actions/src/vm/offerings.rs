@@ -14,6 +14,7 @@ use cloudstack::commands::{ListDiskOfferings, ListServiceOfferings};
 use cloudstack::types::{DiskOffering, ServiceOffering};
 
 use crate::ActionError;
+use crate::volumes::list_or_empty;
 
 const TTL: Duration = Duration::from_secs(300);
 
@@ -133,14 +134,4 @@ pub(crate) async fn disk_offering(
     )?;
     remember(key, Cached::Disk(offering.clone()));
     Ok(offering)
-}
-
-/// A list filtered by an unknown id answers 431 on CloudStack; that simply means no match.
-pub(crate) fn list_or_empty<T>(
-    result: Result<Vec<T>, cloudstack::CloudStackError>,
-) -> Result<Vec<T>, cloudstack::CloudStackError> {
-    match result {
-        Err(error) if error.is_not_found() => Ok(Vec::new()),
-        other => other,
-    }
 }

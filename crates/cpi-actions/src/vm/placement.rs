@@ -4,8 +4,8 @@ use cloudstack::CloudStackClient;
 use cloudstack::commands::{CreateAffinityGroup, ListAffinityGroups, ListVolumes};
 use cpi_protocol::DiskCid;
 
-use super::offerings::list_or_empty;
 use crate::ActionError;
+use crate::volumes::list_or_empty;
 
 /// The id of the affinity group `name`, created with `group_type` when missing.
 pub(crate) async fn affinity_group_id(
