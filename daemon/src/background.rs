@@ -3,7 +3,6 @@
 //! Each stops when the daemon's shutdown token is cancelled.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use cpi_actions::Cpi;
@@ -64,49 +63,24 @@ pub async fn start(
         Arc::clone(cpi),
         shutdown.clone().cancelled_owned(),
     ));
-    tasks.spawn(clean_ephemeral_volumes(Arc::clone(cpi), shutdown.clone()));
+    match cpi.warm_client() {
+        Ok(cloud) => {
+            let seen = Arc::clone(cpi);
+            tasks.spawn(cpi_actions::cleaner::run_periodically(
+                cloud,
+                move || seen.directors_seen(),
+                config.cloudstack.ephemeral_cleaner.clone(),
+                shutdown.clone().cancelled_owned(),
+            ));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "The ephemeral volume cleaner cannot run without a CloudStack client.");
+        }
+    }
     Ok(Background {
         tasks,
         shutdown: shutdown.clone(),
     })
-}
-
-/// Runs the ephemeral-volume cleaner every `cloudstack.ephemeral_cleaner.interval`, for each
-/// director this daemon has served: the daemon only learns a director's uuid from its requests,
-/// and cleaning without one could delete another director's volumes in a shared account.
-async fn clean_ephemeral_volumes(cpi: Arc<Cpi>, shutdown: CancellationToken) {
-    let settings = cpi.config().cloudstack.ephemeral_cleaner.clone();
-    if !settings.enabled {
-        tracing::info!("The ephemeral volume cleaner is disabled.");
-        return;
-    }
-    let period = Duration::from_secs(settings.interval.max(1));
-    let grace = Duration::from_secs(settings.grace_period);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(period) => {}
-        }
-        let client = match cpi.warm_client() {
-            Ok(client) => client,
-            Err(error) => {
-                tracing::warn!(%error, "The ephemeral volume cleaner has no CloudStack client.");
-                continue;
-            }
-        };
-        for director in cpi.directors_seen() {
-            if let Err(error) = cpi_actions::cleaner::clean_orphan_ephemeral_volumes(
-                &client,
-                Some(&director),
-                grace,
-                SystemTime::now(),
-            )
-            .await
-            {
-                tracing::warn!(%error, director, "Ephemeral volume cleaning pass failed.");
-            }
-        }
-    }
 }
 
 impl Background {

@@ -100,9 +100,13 @@ pub async fn clean_orphan_ephemeral_volumes(
 
 /// Runs cleaning passes every `config.interval` seconds until `shutdown` completes; returns at
 /// once when the cleaner is disabled. A failed pass is logged and the next one runs on time.
+///
+/// `directors` is asked before each pass which directors' volumes to clean: the daemon only
+/// learns a director's uuid from its requests, and a pass without one could delete another
+/// director's volumes in a shared account.
 pub async fn run_periodically(
     cloud: Arc<CloudStackClient>,
-    director_uuid: Option<String>,
+    directors: impl Fn() -> Vec<String>,
     config: EphemeralCleanerConfig,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -119,10 +123,12 @@ pub async fn run_periodically(
         tokio::select! {
             () = &mut shutdown => return,
             _ = ticks.tick() => {
-                if let Err(error) =
-                    clean_orphan_ephemeral_volumes(&cloud, director_uuid.as_deref(), grace, SystemTime::now()).await
-                {
-                    tracing::warn!(error = %error, "Ephemeral volume cleaning pass failed.");
+                for director in directors() {
+                    if let Err(error) =
+                        clean_orphan_ephemeral_volumes(&cloud, Some(&director), grace, SystemTime::now()).await
+                    {
+                        tracing::warn!(error = %error, director, "Ephemeral volume cleaning pass failed.");
+                    }
                 }
             }
         }

@@ -694,7 +694,7 @@ async fn the_periodic_cleaner_runs_until_shut_down() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runner = tokio::spawn(cpi_actions::cleaner::run_periodically(
         std::sync::Arc::new(client(&fixture)),
-        Some("director-1".to_owned()),
+        || vec!["director-1".to_owned()],
         cpi_config::EphemeralCleanerConfig {
             enabled: true,
             interval: 1,
@@ -728,7 +728,7 @@ async fn the_periodic_cleaner_runs_until_shut_down() {
         Duration::from_secs(1),
         cpi_actions::cleaner::run_periodically(
             std::sync::Arc::new(client(&fixture)),
-            None,
+            Vec::new,
             disabled,
             std::future::pending(),
         ),
