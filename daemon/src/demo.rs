@@ -114,7 +114,7 @@ async fn lifecycle(directory: &Path, shim: &Path) -> anyhow::Result<()> {
         max_connections: 8,
     })
     .await?;
-    let store = crate::connect_store(&config).await?;
+    let store = crate::connect_store(&config, true).await?;
     let stemcells = Arc::new(cpi_actions::open_stemcell_store(&config)?);
     let cpi = Arc::new(
         Cpi::new(Arc::clone(&config), Arc::clone(&store))

@@ -165,9 +165,10 @@ fn serve(
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        // Bind first: a second daemon must fail on the socket before touching the database.
+        // The schema is migrated before the socket exists, so a client that can connect (the
+        // shim, `cpid check`) never races the daemon's migrations.
+        let store = connect_store(&config, true).await?;
         let server = Server::bind(options).await?;
-        let store = connect_store(&config).await?;
         let stemcells = Arc::new(
             cpi_actions::open_stemcell_store(&config).context("cannot open the stemcell store")?,
         );
@@ -190,8 +191,12 @@ fn serve(
     Ok(())
 }
 
-/// Opens the database named by `daemon.database_url`, creating and migrating it as needed.
-pub(crate) async fn connect_store(config: &Config) -> anyhow::Result<Arc<dyn cpi_store::Store>> {
+/// Opens the database named by `daemon.database_url`, creating it and, when `migrate` is set,
+/// migrating it as needed.
+pub(crate) async fn connect_store(
+    config: &Config,
+    migrate: bool,
+) -> anyhow::Result<Arc<dyn cpi_store::Store>> {
     let url = config.database_url();
     if let Some(path) = secrecy::ExposeSecret::expose_secret(&url).strip_prefix("sqlite://")
         && let Some(parent) = Path::new(path).parent()
@@ -200,7 +205,11 @@ pub(crate) async fn connect_store(config: &Config) -> anyhow::Result<Arc<dyn cpi
             format!("cannot create the database directory {}", parent.display())
         })?;
     }
-    cpi_store::connect(secrecy::ExposeSecret::expose_secret(&url))
+    let options = cpi_store::StoreOptions {
+        migrate_on_connect: migrate,
+        ..cpi_store::StoreOptions::default()
+    };
+    cpi_store::connect_with(secrecy::ExposeSecret::expose_secret(&url), &options)
         .await
         .context("cannot open the database")
 }
@@ -215,7 +224,7 @@ fn gc(config_path: &Path, dry_run: bool) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let report = runtime.block_on(async {
-        let store = connect_store(&config).await?;
+        let store = connect_store(&config, true).await?;
         let cpi = Cpi::new(Arc::clone(&config), store);
         cpi_actions::gc::collect_for(&cpi, dry_run)
             .await
@@ -249,7 +258,7 @@ fn migrate(config_path: &Path) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let store = connect_store(&config).await?;
+        let store = connect_store(&config, false).await?;
         store
             .migrate()
             .await
@@ -319,7 +328,8 @@ fn check(config_path: &Path, offline: bool) -> anyhow::Result<()> {
 #[allow(clippy::print_stdout)] // The report on stdout is what `cpid check` is for.
 async fn check_online(config: Config) -> usize {
     let mut failures = 0;
-    match connect_store(&config).await {
+    // A check only reads: it never changes the schema under a running daemon.
+    match connect_store(&config, false).await {
         Ok(store) => match store.ping().await {
             Ok(()) => println!("database: ok"),
             Err(error) => {

@@ -24,22 +24,21 @@ pub struct CallContext {
 
 impl CallContext {
     pub(crate) async fn new(cpi: &Cpi, request: &Request) -> Result<Self, ActionError> {
-        let config = if request.context.cpi_properties.is_empty() {
-            Arc::clone(&cpi.config)
+        // Without cpi-config overrides (the common case) the file's warm client is reused as is.
+        let (config, cloud) = if request.context.cpi_properties.is_empty() {
+            (Arc::clone(&cpi.config), cpi.warm_client()?)
         } else {
-            Arc::new(
+            let config = Arc::new(
                 cpi.config
                     .with_overrides(&request.context.cpi_properties)
                     .map_err(ActionError::Config)?,
-            )
-        };
-        let cloud =
-            cpi.clients
+            );
+            let cloud = cpi
+                .clients
                 .get(&client_config(&config))
-                .map_err(|source| ActionError::CloudStack {
-                    during: "creating the CloudStack client".to_owned(),
-                    source,
-                })?;
+                .map_err(ActionError::cloudstack("creating the CloudStack client"))?;
+            (config, cloud)
+        };
         Ok(Self {
             config,
             cloud,

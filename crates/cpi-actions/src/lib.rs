@@ -59,6 +59,9 @@ pub struct Cpi {
     /// volumes tagged with one of them, so a daemon never touches another director's volumes
     /// in a shared account.
     directors: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// The pool's client for the file configuration, kept at hand so a request without
+    /// overrides does not rebuild a client configuration just to find it in the pool.
+    file_client: std::sync::OnceLock<Arc<cloudstack::CloudStackClient>>,
 }
 
 impl Cpi {
@@ -69,6 +72,7 @@ impl Cpi {
             store: tokio::sync::OnceCell::new_with(Some(store)),
             stemcells: None,
             directors: Default::default(),
+            file_client: std::sync::OnceLock::new(),
         }
     }
 
@@ -80,6 +84,7 @@ impl Cpi {
             store: tokio::sync::OnceCell::new(),
             stemcells: None,
             directors: Default::default(),
+            file_client: std::sync::OnceLock::new(),
         }
     }
 
@@ -116,9 +121,14 @@ impl Cpi {
 
     /// The warm CloudStack client of the file configuration, created now if it does not exist.
     pub fn warm_client(&self) -> Result<Arc<cloudstack::CloudStackClient>, ActionError> {
-        self.clients
+        if let Some(client) = self.file_client.get() {
+            return Ok(Arc::clone(client));
+        }
+        let client = self
+            .clients
             .get(&client_config(&self.config))
-            .map_err(ActionError::cloudstack("creating the CloudStack client"))
+            .map_err(ActionError::cloudstack("creating the CloudStack client"))?;
+        Ok(Arc::clone(self.file_client.get_or_init(|| client)))
     }
 
     /// The warm CloudStack clients, one per endpoint, key and project.
